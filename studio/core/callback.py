@@ -1,0 +1,87 @@
+"""StudioCallback: turns the Trainer's progress into small events and honours the stop token."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from transformers import TrainerCallback
+
+from studio.core.events import Evaluated, LossLogged, Progress
+
+
+class StudioCallback(TrainerCallback):
+    """Reports logged loss, evaluations and throttled progress; stops, evaluates and saves on request."""
+
+    # Progress is throttled at the source: the UI needs a few updates a second, not one per step.
+    PROGRESS_INTERVAL_S = 0.25
+
+    def __init__(self, emit, stop, metrics_computer, labels, checkpoint_seconds: float):
+        self.emit = emit
+        self.stop = stop
+        self.metrics_computer = metrics_computer
+        self.labels = tuple(labels)
+        self.checkpoint_seconds = checkpoint_seconds
+        self.stopped = False
+        self.report_evaluations = True
+        self._start = self._last_progress = self._last_save = 0.0
+        self._first_step = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._start = self._last_save = time.monotonic()
+        self._first_step = state.global_step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        now = time.monotonic()
+        if self.stop is not None and self.stop.is_set() and not self.stopped:
+            self.stopped = True
+            control.should_training_stop = True
+        if self.stopped or state.global_step >= state.max_steps:
+            # Evaluate and checkpoint the last step too, so that the best checkpoint chosen at the end
+            # has seen all the training done, and a stopped run can be resumed from here.
+            control.should_evaluate = True
+            control.should_save = True
+        elif now - self._last_save >= self.checkpoint_seconds:
+            control.should_save = True
+        if now - self._last_progress >= self.PROGRESS_INTERVAL_S or state.global_step >= state.max_steps:
+            self._last_progress = now
+            done = state.global_step - self._first_step
+            elapsed = now - self._start
+            remaining = state.max_steps - state.global_step
+            eta = elapsed / done * remaining if done > 0 else None
+            self.emit(Progress(step=state.global_step, total_steps=state.max_steps, epoch=float(state.epoch or 0),
+                               elapsed_s=elapsed, eta_s=eta))
+
+    def on_save(self, args, state, control, **kwargs):
+        self._last_save = time.monotonic()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        if "loss" in logs and _finite(logs["loss"]):
+            self.emit(LossLogged(step=state.global_step, epoch=float(state.epoch or 0), loss=float(logs["loss"]),
+                                 learning_rate=float(logs.get("learning_rate", 0.0))))
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if not self.report_evaluations:
+            return
+        metrics = metrics or {}
+        report = self.metrics_computer.last_report or {}
+        self.emit(Evaluated(
+            step=state.global_step,
+            epoch=float(state.epoch or 0),
+            loss=float(metrics.get("eval_loss", math.nan)),
+            accuracy=float(metrics.get("eval_accuracy", math.nan)),
+            f1=float(metrics.get("eval_f1", math.nan)),
+            precision=float(metrics.get("eval_precision", math.nan)),
+            recall=float(metrics.get("eval_recall", math.nan)),
+            labels=self.labels,
+            per_class=report.get("per_class", {}),
+            confusion=tuple(tuple(row) for row in report.get("confusion", ())),
+        ))
+
+
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,50 @@
+"""Pick the device (CUDA, Apple MPS, CPU) and the precision it trains best in."""
+
+from __future__ import annotations
+
+from studio.core.errors import ConfigError
+
+
+def available_devices() -> list[str]:
+    import torch
+
+    found = []
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        found.append("mps")
+    found.append("cpu")
+    return found
+
+
+def choose_device(requested: str = "auto") -> str:
+    found = available_devices()
+    if requested == "auto":
+        return found[0]
+    if requested not in found:
+        raise ConfigError(
+            f"No {requested.upper()} device is available on this machine (found: {', '.join(found)}); "
+            "choose auto or cpu."
+        )
+    return requested
+
+
+def choose_precision(device: str, requested: str = "auto") -> str:
+    """bf16 where the GPU supports it, else fp16 on CUDA; fp32 on the CPU and on MPS."""
+    import torch
+
+    if requested == "auto":
+        if device == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "fp32"
+    if requested == "fp16" and device != "cuda":
+        raise ConfigError("fp16 training needs a CUDA GPU; choose fp32 or auto.")
+    if requested == "bf16" and device == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError("This GPU does not support bf16; choose fp16 or auto.")
+    return requested
+
+
+def supports_tf32(device: str) -> bool:
+    import torch
+
+    return device == "cuda" and torch.cuda.get_device_capability()[0] >= 8

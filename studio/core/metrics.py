@@ -1,0 +1,48 @@
+"""Classification metrics from scikit-learn: accuracy, macro precision/recall/F1, per class, confusion."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def classification_report(labels: tuple[str, ...], y_true, y_pred) -> dict:
+    """Every figure the evaluate page and metrics.json show, as plain Python numbers."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    ids = list(range(len(labels)))
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=ids, average="macro", zero_division=0
+    )
+    p_c, r_c, f_c, s_c = precision_recall_fscore_support(y_true, y_pred, labels=ids, average=None, zero_division=0)
+    per_class = {
+        name: {"precision": float(p_c[i]), "recall": float(r_c[i]), "f1": float(f_c[i]), "support": int(s_c[i])}
+        for i, name in enumerate(labels)
+    }
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+        "per_class": per_class,
+        "confusion": confusion_matrix(y_true, y_pred, labels=ids).tolist(),
+    }
+
+
+class MetricsComputer:
+    """The Trainer's compute_metrics: returns the scalars and keeps the full report of the last evaluation."""
+
+    SCALARS = ("accuracy", "precision", "recall", "f1")
+
+    def __init__(self, labels: tuple[str, ...]):
+        self.labels = labels
+        self.last_report: dict | None = None
+
+    def __call__(self, eval_prediction) -> dict:
+        logits, y_true = eval_prediction.predictions, eval_prediction.label_ids
+        if isinstance(logits, tuple):
+            logits = logits[0]
+        report = classification_report(self.labels, y_true, np.argmax(logits, axis=-1))
+        self.last_report = report
+        return {k: report[k] for k in self.SCALARS}

@@ -1,0 +1,304 @@
+"""run_training(config, reporter, stop) -> TrainResult: fine-tune on the Hugging Face Trainer."""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.core import runs
+from studio.core.config import TrainConfig
+from studio.core.errors import ConfigError, StudioError
+from studio.core.events import Failed, Finished, Message, RunCreated, RunStarted
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where the run and its model are, and how well the model did on the validation data."""
+
+    run_dir: Path
+    model_dir: Path
+    metrics: dict
+    stopped: bool
+    output_dir: Path | None = None
+
+
+class _NeverStop:
+    def is_set(self) -> bool:
+        return False
+
+
+def run_training(config: TrainConfig, reporter=None, stop=None) -> TrainResult:
+    """Train in a new run folder; report events to `reporter`; end early once `stop.is_set()`."""
+    from studio.core.data import load_examples
+
+    config.validate()
+    # Bad data is refused before a run folder exists, so a typo leaves nothing behind.
+    examples = load_examples(config.train_csv, config.validation_csv, config.text_column, config.label_column,
+                             config.validation_share, config.seed)
+    run_dir = runs.create_run_dir(config)
+    return _run(config, run_dir, reporter, stop, resume=False, examples=examples)
+
+
+def resume_training(run_dir: str | Path, reporter=None, stop=None, output_dir: str | None = None) -> TrainResult:
+    """Carry on a stopped or crashed run from its last checkpoint, with the settings it started with."""
+    summary = runs.load_run(run_dir)
+    if summary.config is None:
+        raise StudioError(f"The settings of the run in {summary.path} cannot be read, so it cannot be resumed.")
+    if summary.status == "finished":
+        raise StudioError(f"The run in {summary.path} has already finished; there is nothing to resume.")
+    config = summary.config if output_dir is None else summary.config.with_changes(output_dir=output_dir)
+    return _run(config.validate(), summary.path, reporter, stop, resume=True)
+
+
+def _run(config: TrainConfig, run_dir: Path, reporter, stop, resume: bool, examples=None) -> TrainResult:
+    emit = runs.EventLog(run_dir, reporter)
+    emit(RunCreated(run_dir=str(run_dir), resumed=resume))
+    try:
+        runs.write_status(run_dir, "running")
+        result = _train(config, run_dir, emit, stop or _NeverStop(), resume, examples)
+    except StudioError as exc:
+        runs.write_status(run_dir, "failed", message=str(exc))
+        emit(Failed(message=str(exc), run_dir=str(run_dir)))
+        if not resume and runs.last_checkpoint(run_dir) is None:
+            # Refused before any training: the folder would only hold the mistake.
+            emit.close()
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    except BaseException as exc:
+        message = _unexpected_message(exc, config)
+        runs.write_status(run_dir, "failed", message=message)
+        emit(Failed(message=message, run_dir=str(run_dir)))
+        raise
+    finally:
+        emit.close()
+    return result
+
+
+def _unexpected_message(exc: BaseException, config: TrainConfig) -> str:
+    if type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower():
+        return (
+            f"The GPU ran out of memory with a batch size of {config.batch_size}; try a batch size of "
+            f"{max(1, config.batch_size // 2)} with gradient accumulation {config.gradient_accumulation * 2}, "
+            "or a shorter maximum length."
+        )
+    if isinstance(exc, KeyboardInterrupt):
+        return "Training was interrupted; resume the run to carry on from its last checkpoint."
+    return f"Training failed unexpectedly: {type(exc).__name__}: {exc}"
+
+
+def _train(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, examples=None) -> TrainResult:
+    from studio.core.data import load_examples
+    from studio.core.devices import choose_device, choose_precision
+    from studio.core.modeling import freeze_layers, load_for_training, max_length_of
+
+    if examples is None:
+        emit(Message(f"Reading {Path(config.train_csv).name}" + (" (resuming)" if resume else "")))
+        examples = load_examples(config.train_csv, config.validation_csv, config.text_column,
+                                 config.label_column, config.validation_share, config.seed)
+    for warning in examples.warnings:
+        emit(Message(warning, level="warning"))
+    emit(Message(
+        f"{len(examples.train_texts)} training and {len(examples.validation_texts)} validation rows"
+        f"{' (held out from the training file)' if examples.split_from_train else ''}; "
+        f"labels: {', '.join(examples.labels)}"
+    ))
+    device = choose_device(config.device)
+    precision = choose_precision(device, config.precision)
+
+    import torch
+    from transformers import set_seed
+
+    # Seed before the head is initialised so that a run, and its resumption, start from the same weights.
+    set_seed(config.seed)
+    emit(Message(f"Loading the model {config.model}"))
+    model, tokenizer, source = load_for_training(config.model, examples.labels, config.allow_pickle,
+                                                 config.trust_remote_code)
+    limit = max_length_of(model.config, tokenizer)
+    if config.max_length > limit:
+        raise ConfigError(
+            f"This model reads at most {limit} tokens; set the maximum length to {limit} or less "
+            f"(it is {config.max_length})."
+        )
+    trainable, total = freeze_layers(model, config.freeze_layers)
+    emit(Message(f"{trainable:,} of {total:,} parameters will train ({config.freeze_layers} layers frozen)"))
+
+    from studio.core.features import tokenize_examples
+
+    train_ds, val_ds = tokenize_examples(examples, tokenizer, config.max_length)
+    trainer, computer, callback = _make_trainer(config, run_dir, model, tokenizer, train_ds, val_ds, examples.labels,
+                                                device, precision, emit, stop)
+    checkpoint = runs.last_checkpoint(run_dir) if resume else None
+    start_step = 0
+    if checkpoint is not None:
+        import json
+
+        start_step = json.loads((checkpoint / "trainer_state.json").read_text()).get("global_step", 0)
+        emit(Message(f"Resuming from {checkpoint.name}"))
+    elif resume:
+        emit(Message("No checkpoint was saved before the run stopped; starting it again from the beginning."))
+    emit(RunStarted(
+        run_dir=str(run_dir), total_steps=_total_steps(trainer), train_rows=len(train_ds),
+        validation_rows=len(val_ds), labels=examples.labels, device=device, precision=precision,
+        trainable_parameters=trainable, total_parameters=total, resumed_from_step=start_step,
+    ))
+    started = time.monotonic()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    train_seconds = time.monotonic() - started
+    if stop.is_set() and not callback.stopped:
+        callback.stopped = True  # the stop came after the last step
+
+    # The best checkpoint is loaded at the end of training; evaluate it once more for the final report,
+    # which the Finished event carries (not a point on the live curves).
+    callback.report_evaluations = False
+    final = trainer.evaluate()
+    report = computer.last_report or {}
+    metrics = {
+        "f1": float(final["eval_f1"]),
+        "accuracy": float(final["eval_accuracy"]),
+        "precision": float(final["eval_precision"]),
+        "recall": float(final["eval_recall"]),
+        "loss": float(final["eval_loss"]),
+        "train_seconds": round(train_seconds, 2),
+        "train_samples_per_second": round(_samples_seen(trainer, start_step, config) / max(train_seconds, 1e-9), 2),
+        "epochs_completed": round(float(trainer.state.epoch or 0), 4),
+        "stopped_early": callback.stopped,
+        "labels": list(examples.labels),
+        "per_class": report.get("per_class", {}),
+        "confusion": report.get("confusion", []),
+        "device": device,
+        "precision_mode": precision,
+    }
+    model_dir = run_dir / runs.MODEL
+    output_dir = None
+    if trainer.is_world_process_zero():
+        from studio.core.export import export_folder, export_model
+
+        card = _card(config, source, examples, len(train_ds), len(val_ds))
+        export_model(model_dir, trainer.model, tokenizer, card, metrics)
+        if config.output_dir:
+            output_dir = export_folder(model_dir, config.output_dir)
+        if not callback.stopped:
+            # A finished run needs no checkpoints to resume from; they are the bulk of its size.
+            shutil.rmtree(run_dir / runs.CHECKPOINTS, ignore_errors=True)
+        runs.write_status(run_dir, "stopped" if callback.stopped else "finished")
+    emit(Finished(run_dir=str(run_dir), model_dir=str(model_dir), metrics=metrics, stopped=callback.stopped))
+    return TrainResult(run_dir=run_dir, model_dir=model_dir, metrics=metrics, stopped=callback.stopped,
+                       output_dir=output_dir)
+
+
+def training_arguments(config: TrainConfig, output_dir: Path, train_rows: int, device: str, precision: str):
+    """The Trainer's arguments for this config: evaluation and checkpoint schedule, precision, sampler."""
+    from transformers import TrainingArguments
+
+    from studio.core.devices import supports_tf32
+
+    steps_per_epoch = max(1, math.ceil(train_rows / (config.batch_size * config.gradient_accumulation)))
+    total_steps = max(1, math.ceil(steps_per_epoch * config.epochs))
+    eval_steps = max(1, steps_per_epoch // config.evaluations_per_epoch)
+    # Enough loss points for a smooth live plot, without a log call on every step of a long run.
+    logging_steps = max(1, min(50, total_steps // 200))
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        learning_rate=config.learning_rate,
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=max(config.batch_size, 32),
+        gradient_accumulation_steps=config.gradient_accumulation,
+        weight_decay=config.weight_decay,
+        warmup_steps=float(config.warmup_ratio),  # a float below 1 is a share of all steps
+        seed=config.seed,
+        eval_strategy="steps",
+        eval_steps=eval_steps,
+        save_strategy="steps",
+        save_steps=eval_steps,
+        # The best checkpoint and the latest: enough to keep the best model and to resume.
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model="f1",
+        greater_is_better=True,
+        logging_strategy="steps",
+        logging_steps=logging_steps,
+        logging_first_step=True,
+        # Batches of similar length waste little compute on padding.
+        train_sampling_strategy="group_by_length",
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        tf32=True if supports_tf32(device) else None,
+        use_cpu=device == "cpu",
+        optim="adamw_torch_fused" if device in ("cuda", "cpu") else "adamw_torch",
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+
+
+def _make_trainer(config, run_dir, model, tokenizer, train_ds, val_ds, labels, device, precision, emit, stop):
+    from transformers import DataCollatorWithPadding, Trainer
+    from transformers.trainer_callback import PrinterCallback
+
+    from studio.core.callback import StudioCallback
+    from studio.core.metrics import MetricsComputer
+
+    args = training_arguments(config, run_dir / runs.CHECKPOINTS, len(train_ds), device, precision)
+    computer = MetricsComputer(labels)
+    callback = StudioCallback(emit, stop, computer, labels, config.checkpoint_minutes * 60)
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=val_ds,
+        processing_class=tokenizer,
+        # Tensor cores want lengths in multiples of 8; the CPU gains nothing from the extra padding.
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if device == "cuda" else None),
+        compute_metrics=computer,
+        callbacks=[callback],
+    )
+    # With tqdm off, the Trainer prints every log dict to stdout; our events say the same, once.
+    trainer.remove_callback(PrinterCallback)
+    return trainer, computer, callback
+
+
+def _total_steps(trainer) -> int:
+    args = trainer.args
+    per_epoch = max(1, math.ceil(len(trainer.train_dataset) / (args.per_device_train_batch_size
+                                                               * args.gradient_accumulation_steps
+                                                               * max(1, args.world_size))))
+    return max(1, math.ceil(per_epoch * args.num_train_epochs))
+
+
+def _samples_seen(trainer, start_step: int, config: TrainConfig) -> float:
+    steps = trainer.state.global_step - start_step
+    return steps * config.batch_size * config.gradient_accumulation * max(1, trainer.args.world_size)
+
+
+def _card(config: TrainConfig, source, examples, train_rows: int, validation_rows: int) -> dict:
+    return {
+        "name": f"{Path(config.train_csv).stem} classifier",
+        "base_model": source.display_name if source.kind != "folder" else Path(source.location).name,
+        "base_model_is_hub": source.kind == "hub",
+        "train_file": Path(config.train_csv).name,
+        "train_rows": train_rows,
+        "validation": (f"`{Path(config.validation_csv).name}`" if config.validation_csv
+                       else f"{config.validation_share:.0%} of the training file, stratified, seed {config.seed}"),
+        "validation_rows": validation_rows,
+        "text_column": examples.columns.text,
+        "label_column": examples.columns.label,
+        "labels": list(examples.labels),
+        "hyperparameters": {
+            "learning rate": config.learning_rate,
+            "epochs": config.epochs,
+            "batch size": config.batch_size,
+            "gradient accumulation": config.gradient_accumulation,
+            "max length": config.max_length,
+            "frozen layers": config.freeze_layers,
+            "weight decay": config.weight_decay,
+            "warm-up share": config.warmup_ratio,
+            "seed": config.seed,
+        },
+    }

@@ -1,0 +1,73 @@
+"""Shared fixtures: an isolated studio home, tiny models built on the spot, and the shared datasets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Before anything imports Qt or the HF libraries: no display, no network, no stray user folders.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_CSV = REPO / "resources" / "sample_sms_spam.csv"
+
+
+@pytest.fixture(autouse=True)
+def studio_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own settings, runs and cache folders."""
+    home = tmp_path_factory.mktemp("studio-home")
+    monkeypatch.setenv("STUDIO_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A 2-layer BERT with hidden size 32 and the built-in model's tokenizer, saved as safetensors."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from studio.core.modeling import builtin_model_path
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(builtin_model_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=37, max_position_embeddings=128)
+    import torch
+
+    torch.manual_seed(0)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sms_dir() -> Path:
+    folder = SHARED_DATA / "sms_spam"
+    if not (folder / "train.csv").is_file():
+        pytest.skip(f"the shared datasets are not at {SHARED_DATA}")
+    return folder
+
+
+def write_csv(path: Path, rows: list[tuple], header: tuple = ("text", "label")) -> Path:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def small_csv(tmp_path) -> Path:
+    """60 short rows, two classes that a tiny model can tell apart a little."""
+    rows = []
+    for i in range(30):
+        rows.append((f"great wonderful lovely day number {i}", "positive"))
+        rows.append((f"awful terrible horrible mess number {i}", "negative"))
+    return write_csv(tmp_path / "small.csv", rows)
