@@ -46,6 +46,8 @@ class ModelInfo:
     hidden_size: int
     max_length: int
     weights_bytes: int
+    # Parameters in the embeddings, in each block, and in total (with a 2-label head), for the frozen-layers control.
+    parameter_counts: dict
 
 
 def builtin_model_path() -> Path:
@@ -176,6 +178,7 @@ def inspect_model(spec: str | None, allow_pickle: bool = False, trust_remote_cod
     source = resolve_source(spec)
     config = load_config(source, trust_remote_code, allow_pickle)
     weights = 0
+    counts = _counts_from_config(config)
     if source.kind != "hub":
         weights = sum(
             p.stat().st_size for p in Path(source.location).iterdir() if p.suffix in (".safetensors", ".bin")
@@ -188,7 +191,18 @@ def inspect_model(spec: str | None, allow_pickle: bool = False, trust_remote_cod
         hidden_size=int(getattr(config, "hidden_size", 0) or getattr(config, "dim", 0) or 0),
         max_length=max_length_of(config),
         weights_bytes=weights,
+        parameter_counts=counts,
     )
+
+
+def _counts_from_config(config) -> dict:
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    # On the meta device the model has shapes but no memory: counting is instant even for large models.
+    with torch.device("meta"):
+        model = AutoModelForSequenceClassification.from_config(config)
+    return layer_parameter_counts(model)
 
 
 def load_tokenizer(source: ModelSource, trust_remote_code: bool = False):

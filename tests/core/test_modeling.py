@@ -83,6 +83,9 @@ def test_builtin_model_info():
     info = inspect_model(None)
     assert (info.model_type, info.num_layers, info.hidden_size) == ("bert", 6, 384)
     assert info.max_length == 512 and info.weights_bytes > 80_000_000
+    counts = info.parameter_counts
+    assert len(counts["blocks"]) == 6 and 22_000_000 < counts["total"] < 23_000_000
+    assert counts["embeddings"] > 11_000_000
 
 
 def test_hub_id_offline_gives_a_clear_message():
