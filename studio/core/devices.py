@@ -29,13 +29,26 @@ def choose_device(requested: str = "auto") -> str:
     return requested
 
 
+def cpu_has_native_bf16() -> bool:
+    """True on CPUs with bf16 instructions (AVX512-BF16 or AMX), where bf16 autocast is about 1.6x faster."""
+    import torch
+
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # an older torch without these probes: stay with fp32
+        return False
+
+
 def choose_precision(device: str, requested: str = "auto") -> str:
-    """bf16 where the GPU supports it, else fp16 on CUDA; fp32 on the CPU and on MPS."""
+    """bf16 autocast where the hardware has it (else fp16 on CUDA); fp32 elsewhere and on MPS."""
     import torch
 
     if requested == "auto":
         if device == "cuda":
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        # Emulated bf16 (AVX512 without BF16) is slower than fp32: only use it where it is native.
+        if device == "cpu" and cpu_has_native_bf16():
+            return "bf16"
         return "fp32"
     if requested == "fp16" and device != "cuda":
         raise ConfigError("fp16 training needs a CUDA GPU; choose fp32 or auto.")
