@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default: 0.01)")
     train.add_argument("--warmup-ratio", type=float, default=0.0, help="share of steps for learning-rate warm-up")
     train.add_argument("--evaluations-per-epoch", type=int, default=1, help="validation passes per epoch")
+    train.add_argument("--checkpoint-minutes", type=float, default=5.0,
+                       help="minutes between checkpoints to resume from after a crash (default: 5)")
     train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     train.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
     train.add_argument("--allow-pickle", action="store_true", help="allow pickle weights (only from sources you trust)")
@@ -135,6 +137,7 @@ def _train(args) -> int:
                 freeze_layers=args.freeze_layers, seed=args.seed, validation_share=args.validation_share,
                 gradient_accumulation=args.gradient_accumulation, weight_decay=args.weight_decay,
                 warmup_ratio=args.warmup_ratio, evaluations_per_epoch=args.evaluations_per_epoch,
+                checkpoint_minutes=args.checkpoint_minutes,
                 device=args.device, precision=args.precision, allow_pickle=args.allow_pickle,
                 trust_remote_code=args.trust_remote_code, output_dir=args.output,
             )

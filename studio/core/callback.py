@@ -36,12 +36,14 @@ class StudioCallback(TrainerCallback):
         if self.stop is not None and self.stop.is_set() and not self.stopped:
             self.stopped = True
             control.should_training_stop = True
-        if self.stopped or state.global_step >= state.max_steps:
+        if state.global_step >= state.max_steps:
             # Evaluate and checkpoint the last step too, so that the best checkpoint chosen at the end
-            # has seen all the training done, and a stopped run can be resumed from here.
+            # has seen all the training done.
             control.should_evaluate = True
             control.should_save = True
-        elif now - self._last_save >= self.checkpoint_seconds:
+        elif self.stopped or now - self._last_save >= self.checkpoint_seconds:
+            # A checkpoint to resume from. No evaluation: the best-model choice must see the same
+            # evaluations as an uninterrupted run, so that a resumed run ends the same way.
             control.should_save = True
         if now - self._last_progress >= self.PROGRESS_INTERVAL_S or state.global_step >= state.max_steps:
             self._last_progress = now

@@ -37,7 +37,7 @@ class TrainConfig:
     gradient_accumulation: int = 1
     evaluations_per_epoch: int = 1
     # Minutes between checkpoints kept for resuming after a crash (besides one per evaluation).
-    checkpoint_minutes: float = 10.0
+    checkpoint_minutes: float = 5.0
     device: str = "auto"
     precision: str = "auto"
     allow_pickle: bool = False

@@ -220,13 +220,11 @@ def training_arguments(config: TrainConfig, output_dir: Path, train_rows: int, d
         # The best checkpoint and the latest: enough to keep the best model and to resume.
         save_total_limit=2,
         load_best_model_at_end=True,
-        metric_for_best_model="f1",
+        metric_for_best_model="selection_score",
         greater_is_better=True,
         logging_strategy="steps",
         logging_steps=logging_steps,
         logging_first_step=True,
-        # Batches of similar length waste little compute on padding.
-        train_sampling_strategy="group_by_length",
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         tf32=True if supports_tf32(device) else None,
@@ -239,8 +237,10 @@ def training_arguments(config: TrainConfig, output_dir: Path, train_rows: int, d
 
 
 def _make_trainer(config, run_dir, model, tokenizer, train_ds, val_ds, labels, device, precision, emit, stop):
-    from transformers import DataCollatorWithPadding, Trainer
+    from transformers import DataCollatorWithPadding
     from transformers.trainer_callback import PrinterCallback
+
+    from studio.core.trainer import StudioTrainer
 
     from studio.core.callback import StudioCallback
     from studio.core.metrics import MetricsComputer
@@ -248,7 +248,8 @@ def _make_trainer(config, run_dir, model, tokenizer, train_ds, val_ds, labels, d
     args = training_arguments(config, run_dir / runs.CHECKPOINTS, len(train_ds), device, precision)
     computer = MetricsComputer(labels)
     callback = StudioCallback(emit, stop, computer, labels, config.checkpoint_minutes * 60)
-    trainer = Trainer(
+    # Batches of similar length waste little compute on padding (StudioTrainer's sampler).
+    trainer = StudioTrainer(
         model=model,
         args=args,
         train_dataset=train_ds,

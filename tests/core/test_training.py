@@ -59,27 +59,31 @@ def test_frozen_layers_are_reported(small_csv, tiny_model_dir):
     assert started.trainable_parameters < started.total_parameters / 10
 
 
-def test_stop_keeps_the_best_checkpoint_and_resume_finishes_the_run(small_csv, tiny_model_dir):
+def test_a_stopped_run_resumes_to_the_same_metrics_as_an_uninterrupted_one(small_csv, tiny_model_dir):
+    config = _config(small_csv, tiny_model_dir)
+    uninterrupted = run_training(config).metrics
+
     stop = threading.Event()
-    seen = []
 
     def reporter(event):
-        seen.append(event)
-        if isinstance(event, ev.Progress) and event.step >= 4:
+        # Stop in the middle of the second epoch (7 steps an epoch).
+        if isinstance(event, ev.Progress) and event.step >= 10:
             stop.set()
 
-    first = run_training(_config(small_csv, tiny_model_dir), reporter, stop)
+    first = run_training(config, reporter, stop)
     assert first.stopped and first.metrics["stopped_early"]
     run = load_run(first.run_dir)
     assert run.status == "stopped" and run.resumable
-    assert (first.model_dir / "model.safetensors").is_file()
+    assert (first.model_dir / "model.safetensors").is_file(), "a stopped run still exports its best model"
 
     resumed = []
     second = resume_training(first.run_dir, resumed.append)
     started = next(e for e in resumed if isinstance(e, ev.RunStarted))
-    assert started.resumed_from_step >= 4
-    assert not second.stopped and load_run(first.run_dir).status == "finished"
+    assert started.resumed_from_step >= 10
     assert max(e.step for e in resumed if isinstance(e, ev.Progress)) == 14
+    assert not second.stopped and load_run(first.run_dir).status == "finished"
+    for key in ("loss", "f1", "accuracy"):
+        assert abs(second.metrics[key] - uninterrupted[key]) < 1e-6, (key, second.metrics, uninterrupted)
 
 
 def test_bad_settings_leave_no_run_behind(small_csv, tiny_model_dir, tmp_path):
