@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
     train.add_argument("--output", metavar="DIR", help="folder to export the trained model to")
     train.add_argument("--resume", metavar="FOLDER", help="resume a stopped or crashed run from its folder")
+    train.add_argument("--retry-on-oom", action="store_true",
+                       help="if the GPU runs out of memory, retry with half the batch size and twice the accumulation")
 
     predict = commands.add_parser("predict", help="label texts or a CSV with an exported model")
     predict.add_argument("--model", metavar="DIR", required=True, help="exported model folder")
@@ -123,7 +125,7 @@ def _train(args) -> int:
     _stop_on_ctrl_c(stop)
     quiet_libraries()
     from studio.cli_progress import TerminalReporter
-    from studio.core.training import resume_training, run_training
+    from studio.core.training import resume_training
 
     reporter = TerminalReporter()
     try:
@@ -141,7 +143,7 @@ def _train(args) -> int:
                 device=args.device, precision=args.precision, allow_pickle=args.allow_pickle,
                 trust_remote_code=args.trust_remote_code, output_dir=args.output,
             )
-            result = run_training(config, reporter, stop)
+            result = _train_retrying(config, reporter, stop, args.retry_on_oom)
     finally:
         reporter.close()
     m = result.metrics
@@ -150,6 +152,21 @@ def _train(args) -> int:
           f"{m['train_seconds']:.1f} s of training")
     print(f"model: {result.output_dir or result.model_dir}")
     return 0
+
+
+def _train_retrying(config, reporter, stop, retry_on_oom: bool):
+    from studio.core.errors import OutOfMemoryError
+    from studio.core.training import run_training
+
+    while True:
+        try:
+            return run_training(config, reporter, stop)
+        except OutOfMemoryError as exc:
+            if not retry_on_oom or exc.retry_config is None:
+                raise OutOfMemoryError(f"{exc} (--retry-on-oom does this for you)" if exc.retry_config else str(exc))
+            config = exc.retry_config
+            print(f"warning: {exc}; retrying with batch size {config.batch_size} and gradient accumulation "
+                  f"{config.gradient_accumulation}", file=sys.stderr)
 
 
 def _stop_on_ctrl_c(stop: threading.Event) -> None:

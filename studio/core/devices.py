@@ -61,3 +61,24 @@ def supports_tf32(device: str) -> bool:
     import torch
 
     return device == "cuda" and torch.cuda.get_device_capability()[0] >= 8
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for CUDA/MPS out-of-memory errors (typed in recent torch, a RuntimeError message before)."""
+    return type(exc).__name__ == "OutOfMemoryError" or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
+
+
+def release_accelerator_memory() -> None:
+    """Give cached GPU memory back after a failure, so that the app can train again."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    mps = getattr(torch, "mps", None)
+    if mps is not None and getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        mps.empty_cache()

@@ -19,3 +19,11 @@ class ConfigError(StudioError):
 
 class ExportError(StudioError):
     """An export that could not be written; nothing half-written is left behind."""
+
+
+class OutOfMemoryError(StudioError):
+    """The GPU ran out of memory; retry_config halves the batch size and doubles accumulation."""
+
+    def __init__(self, message: str, retry_config=None):
+        super().__init__(message)
+        self.retry_config = retry_config

@@ -31,6 +31,15 @@ def _content_key(texts: list[str], labels: list[int], tokenizer_key: str, max_le
     return h.hexdigest()[:24]
 
 
+# No token is longer than this many characters in practice; clipping first keeps a 100 MB cell from
+# being tokenized whole only to be truncated afterwards.
+CHARS_PER_TOKEN_BOUND = 64
+
+
+def clip(text: str, max_length: int) -> str:
+    return text[: max_length * CHARS_PER_TOKEN_BOUND]
+
+
 def tokenize(texts: list[str], labels: list[int], tokenizer, max_length: int, tokenizer_key: str | None = None):
     """A datasets.Dataset of input ids (unpadded), attention masks and labels; reused from the cache if seen."""
     from datasets import Dataset
@@ -41,7 +50,7 @@ def tokenize(texts: list[str], labels: list[int], tokenizer, max_length: int, to
 
     def encode(batch):
         # No padding here: DataCollatorWithPadding pads each batch to its own longest row.
-        return tokenizer(batch["text"], truncation=True, max_length=max_length)
+        return tokenizer([clip(t, max_length) for t in batch["text"]], truncation=True, max_length=max_length)
 
     raw = Dataset.from_dict({"text": texts, "labels": labels})
     return raw.map(

@@ -64,7 +64,9 @@ class Predictor:
         """Predictions in the order of the texts; batches are formed from texts of similar length."""
         import torch
 
-        texts = [t if isinstance(t, str) else str(t) for t in texts]
+        from studio.core.features import clip
+
+        texts = [clip(t if isinstance(t, str) else str(t), self.max_length) for t in texts]
         if not texts:
             return []
         encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)

@@ -87,6 +87,12 @@ class EventLog:
             self._file.close()
             self._file = None
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def read_events(run_dir: Path) -> list[dict]:
     """Every whole line of the events log; a line cut short by a crash is skipped."""

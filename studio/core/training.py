@@ -6,12 +6,14 @@ import logging
 import math
 import shutil
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 from studio.core import runs
 from studio.core.config import TrainConfig
-from studio.core.errors import ConfigError, StudioError
+from studio.core.devices import is_out_of_memory, release_accelerator_memory
+from studio.core.errors import ConfigError, OutOfMemoryError, StudioError
 from studio.core.events import Failed, Finished, Message, RunCreated, RunStarted
 
 log = logging.getLogger(__name__)
@@ -57,39 +59,49 @@ def resume_training(run_dir: str | Path, reporter=None, stop=None, output_dir: s
 
 
 def _run(config: TrainConfig, run_dir: Path, reporter, stop, resume: bool, examples=None) -> TrainResult:
-    emit = runs.EventLog(run_dir, reporter)
-    emit(RunCreated(run_dir=str(run_dir), resumed=resume))
-    try:
-        runs.write_status(run_dir, "running")
-        result = _train(config, run_dir, emit, stop or _NeverStop(), resume, examples)
-    except StudioError as exc:
-        runs.write_status(run_dir, "failed", message=str(exc))
-        emit(Failed(message=str(exc), run_dir=str(run_dir)))
-        if not resume and runs.last_checkpoint(run_dir) is None:
-            # Refused before any training: the folder would only hold the mistake.
-            emit.close()
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
-    except BaseException as exc:
-        message = _unexpected_message(exc, config)
-        runs.write_status(run_dir, "failed", message=message)
-        emit(Failed(message=message, run_dir=str(run_dir)))
-        raise
-    finally:
-        emit.close()
-    return result
+    with runs.EventLog(run_dir, reporter) as emit:
+        emit(RunCreated(run_dir=str(run_dir), resumed=resume))
+        try:
+            runs.write_status(run_dir, "running")
+            return _train(config, run_dir, emit, stop or _NeverStop(), resume, examples)
+        except StudioError as exc:
+            _fail(run_dir, emit, str(exc))
+            if not resume and runs.last_checkpoint(run_dir) is None:
+                # Refused before any training: the folder would only hold the mistake.
+                emit.close()
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                _fail(run_dir, emit, f"Training failed unexpectedly: {type(exc).__name__}: {exc}")
+                raise
+            # The traceback's frames hold the model, the optimizer and the batch: let them go.
+            traceback.clear_frames(exc.__traceback__)
+            error = _out_of_memory(config)
+        except BaseException:
+            _fail(run_dir, emit, "Training was interrupted; resume the run to carry on from its last checkpoint.")
+            raise
+        # Only an out-of-memory error gets here, once its traceback is gone: now the GPU memory can be freed.
+        release_accelerator_memory()
+        _fail(run_dir, emit, str(error))
+        raise error
 
 
-def _unexpected_message(exc: BaseException, config: TrainConfig) -> str:
-    if type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower():
-        return (
-            f"The GPU ran out of memory with a batch size of {config.batch_size}; try a batch size of "
-            f"{max(1, config.batch_size // 2)} with gradient accumulation {config.gradient_accumulation * 2}, "
-            "or a shorter maximum length."
-        )
-    if isinstance(exc, KeyboardInterrupt):
-        return "Training was interrupted; resume the run to carry on from its last checkpoint."
-    return f"Training failed unexpectedly: {type(exc).__name__}: {exc}"
+def _fail(run_dir: Path, emit, message: str) -> None:
+    runs.write_status(run_dir, "failed", message=message)
+    emit(Failed(message=message, run_dir=str(run_dir)))
+
+
+def _out_of_memory(config: TrainConfig) -> OutOfMemoryError:
+    half, accumulation = max(1, config.batch_size // 2), config.gradient_accumulation * 2
+    if config.batch_size > 1:
+        advice = (f"try a batch size of {half} with gradient accumulation {accumulation} (the same effective "
+                  "batch), or a shorter maximum length")
+        retry = config.with_changes(batch_size=half, gradient_accumulation=accumulation)
+    else:
+        advice = "try a shorter maximum length, more frozen layers, or a smaller model"
+        retry = None
+    return OutOfMemoryError(f"The GPU ran out of memory with a batch size of {config.batch_size}; {advice}.", retry)
 
 
 def _train(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, examples=None) -> TrainResult:

@@ -96,3 +96,29 @@ def test_bad_settings_leave_no_run_behind(small_csv, tiny_model_dir, tmp_path):
     with pytest.raises(ConfigError, match="reads at most 128 tokens"):
         run_training(_config(small_csv, tiny_model_dir, max_length=512))
     assert list_runs() == []
+
+
+def test_out_of_memory_is_a_sentence_with_a_retry(small_csv, tiny_model_dir, monkeypatch):
+    import torch
+
+    from studio.core.errors import OutOfMemoryError
+    from studio.core.trainer import StudioTrainer
+
+    real_step = StudioTrainer.training_step
+
+    def step(self, model, inputs, *args, **kwargs):
+        if inputs["input_ids"].shape[0] > 4:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_step(self, model, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(StudioTrainer, "training_step", step)
+    seen = []
+    with pytest.raises(OutOfMemoryError) as info:
+        run_training(_config(small_csv, tiny_model_dir, batch_size=8, epochs=1), seen.append)
+    assert str(info.value) == ("The GPU ran out of memory with a batch size of 8; try a batch size of 4 with "
+                               "gradient accumulation 2 (the same effective batch), or a shorter maximum length.")
+    assert isinstance(seen[-1], ev.Failed) and seen[-1].message == str(info.value)
+    retry = info.value.retry_config
+    assert (retry.batch_size, retry.gradient_accumulation) == (4, 2)
+    result = run_training(retry)
+    assert not result.stopped and result.metrics["f1"] >= 0
