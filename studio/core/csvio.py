@@ -64,7 +64,8 @@ def read_table(path: str | Path) -> Table:
     text, encoding = decode(raw, name)
     if not text.strip():
         raise DataError(f"{name} is empty; a training file needs a header line and rows of text and labels.")
-    delimiter = sniff_delimiter(text)
+    text, delimiter = _excel_separator_line(text)
+    delimiter = delimiter or sniff_delimiter(text)
     columns, rows = _parse(text, delimiter, name)
     return Table(path=path, columns=columns, rows=rows, encoding=encoding, delimiter=delimiter)
 
@@ -122,6 +123,15 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
+def _excel_separator_line(text: str) -> tuple[str, str | None]:
+    """Excel may start a CSV with `sep=;`, naming the delimiter; honour it and drop that line."""
+    first, _, rest = text.partition("\n")
+    line = first.strip().lstrip("\ufeff")
+    if line.lower().startswith("sep=") and len(line) == 5:
+        return rest, line[4]
+    return text, None
+
+
 def _take(iterator, n):
     out = []
     for item in iterator:
@@ -129,6 +139,11 @@ def _take(iterator, n):
         if len(out) >= n:
             break
     return out
+
+
+def _runs_to_end(text: str, reader) -> bool:
+    # A record that spans lines and ends the file is the mark of a quote opened and never closed.
+    return reader.line_num >= text.count("\n") + (0 if text.endswith("\n") else 1) - 1
 
 
 def _parse(text: str, delimiter: str, name: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
@@ -157,6 +172,7 @@ def _parse(text: str, delimiter: str, name: str) -> tuple[tuple[str, ...], list[
     width = len(columns)
     rows: list[tuple[str, ...]] = []
     try:
+        start = reader.line_num + 1
         for record in reader:
             if not record or (len(record) == 1 and not record[0].strip()):
                 continue  # blank line
@@ -164,13 +180,20 @@ def _parse(text: str, delimiter: str, name: str) -> tuple[tuple[str, ...], list[
                 # A trailing delimiter (empty extra cells) is harmless; anything else is a broken row.
                 if len(record) > width and not any(cell.strip() for cell in record[width:]):
                     record = record[:width]
+                elif reader.line_num > start and _runs_to_end(text, reader):
+                    raise DataError(
+                        f"Line {start} of {name} opens a quote (\") that is never closed, so the rest of the file "
+                        "reads as one cell; close that quote or remove it."
+                    )
                 else:
                     raise DataError(
-                        f"Line {reader.line_num} of {name} has {len(record)} fields but the header has {width}; "
+                        f"Line {reader.line_num} of {name} has {len(record)} field{'s' if len(record) != 1 else ''} "
+                        f"but the header has {width}; "
                         f"put quotes around cells that contain the {_DELIMITER_NAMES.get(delimiter, delimiter)} "
                         "or fix that row."
                     )
             rows.append(tuple(record))
+            start = reader.line_num + 1
     except csv.Error as exc:
         raise DataError(f"{name} is not a readable CSV file (line {reader.line_num}: {exc}).") from exc
     if not rows:

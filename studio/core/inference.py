@@ -51,8 +51,11 @@ class Predictor:
             self.model = AutoModelForSequenceClassification.from_pretrained(
                 path, use_safetensors=None if allow_pickle else True
             )
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise StudioError(f"Could not load the model in {path}: {str(exc).splitlines()[0]}.") from exc
+        except Exception as exc:  # noqa: BLE001 - damaged weights fail in many library-specific ways
+            raise StudioError(
+                f"The weights in {path} cannot be loaded ({(str(exc).splitlines() or [type(exc).__name__])[0]}); "
+                "the files may be damaged: export the model again."
+            ) from exc
         self.device = torch.device(choose_device(device))
         self.model.to(self.device).eval()
         config = self.model.config

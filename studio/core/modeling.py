@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 _SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
+                    "tokenizer.model", "spm.model", "bpe.codes")
 _PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack")
 # These models number positions from pad_token_id + 1, so their usable length is shorter than the table.
 _OFFSET_POSITIONS = {"roberta", "xlm-roberta", "camembert", "longformer", "bart", "mpnet", "xlm-roberta-xl"}
@@ -208,15 +210,25 @@ def _counts_from_config(config) -> dict:
 def load_tokenizer(source: ModelSource, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
+    missing = ModelError(
+        f"{source.display_name} has no tokenizer; copy the tokenizer files (tokenizer.json or vocab.txt, as "
+        "save_pretrained writes them) into the folder."
+    )
+    # transformers 5 builds an empty tokenizer, mapping every word to [UNK], when a folder has no vocabulary.
+    if source.kind != "hub" and not any((Path(source.location) / f).is_file() for f in _TOKENIZER_FILES):
+        raise missing
     try:
-        return AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        tokenizer = AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code)
+    except Exception as exc:  # noqa: BLE001 - damaged tokenizer files fail in many library-specific ways
         if source.kind == "hub":
             raise _hub_error(source, exc) from exc
         raise ModelError(
-            f"{source.display_name} has no usable tokenizer ({_first_line(exc)}); the folder needs the tokenizer "
-            "files (tokenizer.json or vocab.txt) that save_pretrained writes."
+            f"The tokenizer of {source.display_name} cannot be read ({_first_line(exc)}); the files may be damaged: "
+            "save or download the model again."
         ) from exc
+    if len(tokenizer) < 100:
+        raise missing
+    return tokenizer
 
 
 def load_for_training(
@@ -242,10 +254,13 @@ def load_for_training(
             use_safetensors=None if allow_pickle else True,
             trust_remote_code=trust_remote_code,
         )
-    except (OSError, ValueError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - damaged weights fail in many library-specific ways
         if source.kind == "hub":
             raise _hub_error(source, exc) from exc
-        raise ModelError(f"Could not load the model in {source.location}: {_first_line(exc)}.") from exc
+        raise ModelError(
+            f"The weights in {source.location} cannot be loaded ({_first_line(exc)}); the files may be damaged or "
+            "incomplete: save or download the model again."
+        ) from exc
     if model.config.pad_token_id is None and tokenizer.pad_token_id is not None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer, source

@@ -45,6 +45,7 @@ def test_quoted_newlines_stay_in_one_cell(tmp_path):
         (b"text,text\na,b\n", "more than one column named 'text'"),
         (b"text,label\na,b\nc,d,e,f\n", "Line 3 of bad.csv has 4 fields but the header has 2"),
         (b"a\x00b\x00c,d\n", "binary file"),
+        (b'text,label\na,b\n"open,x\nc,d\n', "Line 3 of bad.csv opens a quote (\") that is never closed"),
     ],
 )
 def test_bad_files_are_refused_with_a_sentence(tmp_path, data, fragment):
@@ -63,3 +64,8 @@ def test_missing_path_and_folder(tmp_path):
 def test_trailing_delimiter_is_tolerated(tmp_path):
     table = read_table(_write(tmp_path, "t.csv", b"text,label\nhello,a,\nbye,b,\n"))
     assert table.rows == [("hello", "a"), ("bye", "b")]
+
+
+def test_excel_separator_line(tmp_path):
+    table = read_table(_write(tmp_path, "x.csv", b"sep=;\ntext;label\nhello, you;a\n"))
+    assert (table.delimiter, table.columns, table.rows) == (";", ("text", "label"), [("hello, you", "a")])

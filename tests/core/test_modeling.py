@@ -130,3 +130,19 @@ def test_load_for_training_sets_label_maps(tiny_model_dir):
     assert model.config.id2label == {0: "b", 1: "a", 2: "c"}
     assert model.config.label2id == {"b": 0, "a": 1, "c": 2}
     assert source.kind == "folder" and tokenizer("hi")["input_ids"][0] == tokenizer.cls_token_id
+
+
+def test_damaged_weights_and_missing_tokenizer(tmp_path, tiny_model_dir):
+    import shutil
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tiny_model_dir, damaged)
+    (damaged / "model.safetensors").write_bytes(b"garbage" * 100)
+    with pytest.raises(ModelError, match="cannot be loaded .* the files may be damaged"):
+        load_for_training(str(damaged), ("a", "b"))
+    no_tokenizer = tmp_path / "no-tokenizer"
+    no_tokenizer.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(tiny_model_dir / name, no_tokenizer / name)
+    with pytest.raises(ModelError, match="has no tokenizer"):
+        load_for_training(str(no_tokenizer), ("a", "b"))

@@ -66,8 +66,8 @@ def test_a_stopped_run_resumes_to_the_same_metrics_as_an_uninterrupted_one(small
     stop = threading.Event()
 
     def reporter(event):
-        # Stop in the middle of the second epoch (7 steps an epoch).
-        if isinstance(event, ev.Progress) and event.step >= 10:
+        # Stop in the middle of the second epoch (7 steps an epoch); loss is logged every step here.
+        if isinstance(event, ev.LossLogged) and event.step >= 10:
             stop.set()
 
     first = run_training(config, reporter, stop)
