@@ -150,6 +150,9 @@ def _train(args) -> int:
     state = "stopped early; resume it with --resume" if result.stopped else "done"
     print(f"{state}: f1 {m['f1']:.4f}, accuracy {m['accuracy']:.4f}, loss {m['loss']:.4f}, "
           f"{m['train_seconds']:.1f} s of training")
+    if result.export_error:
+        print(f"error: {result.export_error}", file=sys.stderr)
+        return 2
     print(f"model: {result.output_dir or result.model_dir}")
     return 0
 

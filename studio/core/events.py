@@ -80,6 +80,8 @@ class Finished(Event):
     model_dir: str
     metrics: dict
     stopped: bool = False
+    # Set when the copy to the chosen output folder failed; the model is still in model_dir.
+    export_error: str | None = None
 
 
 @dataclass(frozen=True)

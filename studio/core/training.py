@@ -13,7 +13,7 @@ from pathlib import Path
 from studio.core import runs
 from studio.core.config import TrainConfig
 from studio.core.devices import is_out_of_memory, release_accelerator_memory
-from studio.core.errors import ConfigError, OutOfMemoryError, StudioError
+from studio.core.errors import ConfigError, ExportError, OutOfMemoryError, StudioError
 from studio.core.events import Failed, Finished, Message, RunCreated, RunStarted
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,8 @@ class TrainResult:
     metrics: dict
     stopped: bool
     output_dir: Path | None = None
+    # Why the copy to output_dir failed, if it did; the model is then still safe in model_dir.
+    export_error: str | None = None
 
 
 class _NeverStop:
@@ -187,21 +189,26 @@ def _train(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, example
         "precision_mode": precision,
     }
     model_dir = run_dir / runs.MODEL
-    output_dir = None
+    output_dir = export_error = None
     if trainer.is_world_process_zero():
         from studio.core.export import export_folder, export_model
 
         card = _card(config, source, examples, len(train_ds), len(val_ds))
         export_model(model_dir, trainer.model, tokenizer, card, metrics)
         if config.output_dir:
-            output_dir = export_folder(model_dir, config.output_dir)
+            try:
+                output_dir = export_folder(model_dir, config.output_dir)
+            except ExportError as exc:
+                export_error = (f"{exc} The trained model is safe in {model_dir}; export it from there "
+                                f"(studio export --run {run_dir} --output DIR, or the Export button).")
         if not callback.stopped:
             # A finished run needs no checkpoints to resume from; they are the bulk of its size.
             shutil.rmtree(run_dir / runs.CHECKPOINTS, ignore_errors=True)
         runs.write_status(run_dir, "stopped" if callback.stopped else "finished")
-    emit(Finished(run_dir=str(run_dir), model_dir=str(model_dir), metrics=metrics, stopped=callback.stopped))
+    emit(Finished(run_dir=str(run_dir), model_dir=str(model_dir), metrics=metrics, stopped=callback.stopped,
+                  export_error=export_error))
     return TrainResult(run_dir=run_dir, model_dir=model_dir, metrics=metrics, stopped=callback.stopped,
-                       output_dir=output_dir)
+                       output_dir=output_dir, export_error=export_error)
 
 
 def training_arguments(config: TrainConfig, output_dir: Path, train_rows: int, device: str, precision: str):

@@ -71,3 +71,17 @@ def test_bad_input_is_one_error_line(args, fragment, small_csv, tiny_model_dir, 
     assert lines and lines[-1].startswith("error: ") and fragment in lines[-1], done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_export_to_an_unwritable_place_keeps_the_model_in_the_run(small_csv, tiny_model_dir, tmp_path, studio_home):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    done = studio("train", "--train", small_csv, "--model", tiny_model_dir, "--epochs", 1, "--max-length", 32,
+                  "--output", blocker / "model", env_home=studio_home)
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: Could not export the model to") and "The trained model is safe in" in last
+    run_dir = done.stdout.splitlines()[0].removeprefix("run: ")
+    again = studio("export", "--run", run_dir, "--output", tmp_path / "saved", env_home=studio_home)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "saved" / "model.safetensors").is_file()
