@@ -146,6 +146,10 @@ def _train(args) -> int:
             result = _train_retrying(config, reporter, stop, args.retry_on_oom)
     finally:
         reporter.close()
+    from studio.core.runs import is_main_process
+
+    if not is_main_process():
+        return 0  # the other torchrun ranks stay quiet; rank 0 reports
     m = result.metrics
     state = "stopped early; resume it with --resume" if result.stopped else "done"
     print(f"{state}: f1 {m['f1']:.4f}, accuracy {m['accuracy']:.4f}, loss {m['loss']:.4f}, "

@@ -71,7 +71,7 @@ class StudioCallback(TrainerCallback):
         self.emit(Evaluated(
             step=state.global_step,
             epoch=float(state.epoch or 0),
-            loss=float(metrics.get("eval_loss", math.nan)),
+            loss=float(metrics.get("eval_cross_entropy", metrics.get("eval_loss", math.nan))),
             accuracy=float(metrics.get("eval_accuracy", math.nan)),
             f1=float(metrics.get("eval_f1", math.nan)),
             precision=float(metrics.get("eval_precision", math.nan)),

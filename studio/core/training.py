@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
 import time
 import traceback
@@ -177,7 +178,7 @@ def _train(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, example
         "accuracy": float(final["eval_accuracy"]),
         "precision": float(final["eval_precision"]),
         "recall": float(final["eval_recall"]),
-        "loss": float(final["eval_loss"]),
+        "loss": float(final["eval_cross_entropy"]),
         "train_seconds": round(train_seconds, 2),
         "train_samples_per_second": round(_samples_seen(trainer, start_step, config) / max(train_seconds, 1e-9), 2),
         "epochs_completed": round(float(trainer.state.epoch or 0), 4),
@@ -217,7 +218,8 @@ def training_arguments(config: TrainConfig, output_dir: Path, train_rows: int, d
 
     from studio.core.devices import supports_tf32
 
-    steps_per_epoch = max(1, math.ceil(train_rows / (config.batch_size * config.gradient_accumulation)))
+    world = int(os.environ.get("WORLD_SIZE", "1"))  # under torchrun, each rank takes its share of a batch
+    steps_per_epoch = max(1, math.ceil(train_rows / (config.batch_size * config.gradient_accumulation * world)))
     total_steps = max(1, math.ceil(steps_per_epoch * config.epochs))
     eval_steps = max(1, steps_per_epoch // config.evaluations_per_epoch)
     # Enough loss points for a smooth live plot, without a log call on every step of a long run.
@@ -252,6 +254,8 @@ def training_arguments(config: TrainConfig, output_dir: Path, train_rows: int, d
         report_to="none",
         disable_tqdm=True,
         dataloader_num_workers=0,
+        # Every parameter of an encoder classifier takes part in the forward pass.
+        ddp_find_unused_parameters=False,
     )
 
 
