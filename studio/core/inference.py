@@ -65,30 +65,30 @@ class Predictor:
 
     def predict(self, texts: list[str], batch_size: int = 32) -> list[Prediction]:
         """Predictions in the order of the texts; batches are formed from texts of similar length."""
-        import torch
-
         from studio.core.features import clip
 
         texts = [clip(t if isinstance(t, str) else str(t), self.max_length) for t in texts]
-        if not texts:
-            return []
-        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)
-        order = sorted(range(len(texts)), key=lambda i: len(encoded["input_ids"][i]))
-        probabilities = [None] * len(texts)
-        keys = list(encoded.keys())
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                chunk = order[start:start + batch_size]
-                batch = self.tokenizer.pad([{k: encoded[k][i] for k in keys} for i in chunk], return_tensors="pt")
-                batch = {k: v.to(self.device) for k, v in batch.items()}
-                probs = torch.softmax(self.model(**batch).logits.float(), dim=-1).cpu().tolist()
-                for i, p in zip(chunk, probs):
-                    probabilities[i] = p
+        # Batches of texts of similar length (characters stand in for tokens) carry little padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        probabilities: list = [None] * len(texts)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            batch = self.tokenizer([texts[i] for i in chunk], truncation=True, max_length=self.max_length,
+                                   padding=True, return_tensors="pt")
+            for i, p in zip(chunk, self._forward(batch)):
+                probabilities[i] = p
         out = []
         for p in probabilities:
             best = max(range(len(p)), key=p.__getitem__)
             out.append(Prediction(self.labels[best], p[best], dict(zip(self.labels, p))))
         return out
+
+    def _forward(self, batch) -> list[list[float]]:
+        import torch
+
+        with torch.inference_mode():
+            logits = self.model(**{k: v.to(self.device) for k, v in batch.items()}).logits
+            return torch.softmax(logits.float(), dim=-1).cpu().tolist()
 
     def predict_csv(self, input_csv: str | Path, output_csv: str | Path, text_column: str | None = None,
                     progress=None, stop=None, chunk_size: int = 256) -> int:
