@@ -1,0 +1,315 @@
+"""MainWindow: the pages in a sidebar, the controllers that connect them, and a clean shutdown."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, QThreadPool, QTimer, Slot
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLayout, QListWidget, QMainWindow, QMessageBox, QStackedWidget,
+                               QWidget)
+
+from studio.core import events as ev
+from studio.core.config import TrainConfig
+from studio.core.errors import StudioError
+from studio.core.paths import config_dir
+from studio.ui.pages.data_page import DataPage
+from studio.ui.pages.evaluate_page import EvaluatePage
+from studio.ui.pages.inference_page import JUST_TRAINED, InferencePage
+from studio.ui.pages.model_page import ModelPage
+from studio.ui.pages.train_page import TrainPage
+from studio.ui.settings import load_settings, save_settings
+from studio.ui.tasks import TaskError, TaskRunner
+from studio.ui.training_controller import TrainingController
+from studio.ui.warmup import ensure_libraries
+
+log = logging.getLogger(__name__)
+
+# The heavy libraries start loading this long after the window is up, so that it paints first.
+HEAVY_START_MS = 800
+PAGES = ("Model", "Data", "Train", "Evaluate", "Inference")
+
+
+class MainWindow(QMainWindow):
+    """Model → Data → Train → Evaluate → Inference, in one window that never waits on the engine."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Fine-Tuning Studio")
+        self.settings = load_settings()
+        self.tasks = TaskRunner(self)
+        self.training = TrainingController(self)
+        self._closing = False
+        self._waiting_for_model = False  # Train was pressed before the model had been read
+
+        self.model_page = ModelPage(self.tasks, self.settings)
+        self.data_page = DataPage(self.tasks, self.settings)
+        self.train_page = TrainPage(self.tasks, self.settings)
+        self.evaluate_page = EvaluatePage(self.settings)
+        self.inference_page = InferencePage(self.tasks, self.settings)
+        self.sidebar = QListWidget()
+        self.sidebar.setObjectName("sidebar")
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("pages")
+        for name, page in zip(PAGES, (self.model_page, self.data_page, self.train_page, self.evaluate_page,
+                                      self.inference_page)):
+            page.setObjectName(f"{name.lower()}Page")
+            self.sidebar.addItem(name)
+            self.stack.addWidget(page)
+        self.sidebar.setFixedWidth(150)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.sidebar)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        # A fixed minimum, set before the window exists, instead of one the layout recomputes whenever a label
+        # changes: that would resend size hints to the window system each time (and offscreen Qt warns of it).
+        self.layout().setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        self.setMinimumSize(960, 640)
+        self.run_state = QLabel("")
+        self.run_state.setObjectName("runState")
+        self.statusBar().addPermanentWidget(self.run_state)
+
+        self._connect()
+        self._restore_window()
+        self.data_page.load_initial()
+        self.train_page.runs.refresh()
+        QTimer.singleShot(HEAVY_START_MS, self._on_heavy_start)
+
+    def _connect(self) -> None:
+        self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.model_page.model_changed.connect(self._on_model_changed)
+        self.model_page.model_inspected.connect(self._on_model_inspected)
+        self.model_page.model_failed.connect(self._on_model_failed)
+        self.train_page.train_requested.connect(self._on_train_requested)
+        self.train_page.stop_requested.connect(self.training.stop)
+        self.train_page.retry_requested.connect(self._on_retry_requested)
+        self.train_page.runs.resume_requested.connect(self._on_resume_requested)
+        self.train_page.runs.results_requested.connect(self._on_results_requested)
+        self.evaluate_page.exported.connect(self._on_exported)
+        t, page = self.training, self.train_page
+        t.run_created.connect(page.on_run_created)
+        t.run_started.connect(page.on_run_started)
+        t.progressed.connect(page.on_progress)
+        t.loss_logged.connect(page.on_loss_logged)
+        t.evaluated.connect(page.on_evaluated)
+        t.message_logged.connect(page.on_message)
+        t.run_finished.connect(page.on_finished)
+        t.run_failed.connect(page.on_failed)
+        t.stopping.connect(page.on_stopping)
+        t.retry_suggested.connect(page.on_retry_suggested)
+        t.run_started.connect(self._on_run_started)
+        t.progressed.connect(self._on_progressed)
+        t.run_finished.connect(self._on_run_finished)
+        t.run_failed.connect(self._on_run_failed)
+        t.running_changed.connect(self._on_running_changed)
+
+    def show_page(self, name: str) -> None:
+        self.sidebar.setCurrentRow(PAGES.index(name))
+
+    # Startup --------------------------------------------------------------------------------------------
+
+    @Slot()
+    def _on_heavy_start(self) -> None:
+        if self._closing:
+            return
+        self.model_page.inspect()
+        # The training libraries too, now rather than when Train is pressed (see warmup.py).
+        self.tasks.submit(ensure_libraries, failed=self._on_preload_failed)
+
+    def _on_preload_failed(self, error: TaskError) -> None:
+        log.warning("Preloading the training libraries failed: %s", error.message)
+
+    # Training -------------------------------------------------------------------------------------------
+
+    def current_config(self) -> TrainConfig:
+        text_column, label_column = self.data_page.columns()
+        return TrainConfig(
+            train_csv=self.data_page.train_csv(),
+            validation_csv=self.data_page.validation_csv(),
+            model=self.model_page.spec(),
+            text_column=text_column,
+            label_column=label_column,
+            validation_share=self.data_page.validation_share(),
+            allow_pickle=self.model_page.allows_pickle(),
+            **self.train_page.form.values(),
+        )
+
+    @Slot()
+    def _on_train_requested(self) -> None:
+        if self.training.is_running() or self._waiting_for_model:
+            return
+        problem = self.train_page.form.first_problem()
+        if problem:
+            self.train_page.refuse(problem)
+            return
+        if self.model_page.current_info() is None:
+            # The model's layer count and longest input bound the settings: read it first, then train.
+            self._waiting_for_model = True
+            self.train_page.set_waiting("Reading the model before training…")
+            self.model_page.ensure_inspected()
+            return
+        self._start_training()
+
+    def _start_training(self) -> None:
+        problem = self.train_page.form.first_problem()
+        config = self.current_config()
+        problem = problem or next(iter(config.problems().values()), None)
+        if problem:
+            self.train_page.refuse(problem)
+            return
+        self.train_page.form.store(self.settings.hyperparameters)
+        self.settings.hyperparameters.validation_share = config.validation_share
+        self.settings.model = config.model
+        save_settings(self.settings)
+        self.training.start(config)
+
+    @Slot(object)
+    def _on_retry_requested(self, config: TrainConfig) -> None:
+        if not self.training.is_running():
+            self.train_page.form.batch_size.setValue(config.batch_size)
+            self.training.start(config)
+
+    @Slot(str)
+    def _on_resume_requested(self, run_dir: str) -> None:
+        if not self.training.is_running():
+            self.show_page("Train")
+            self.training.resume(run_dir)
+
+    @Slot(bool)
+    def _on_running_changed(self, running: bool) -> None:
+        self.train_page.set_running(running)
+        self.run_state.setText("Training…" if running else "")
+
+    @Slot(object)
+    def _on_run_started(self, event: ev.RunStarted) -> None:
+        if event.resumed_from_step:
+            from studio.core.runs import read_events
+
+            earlier = read_events(Path(event.run_dir))
+            last_start = max((i for i, e in enumerate(earlier) if e.get("kind") == "RunCreated"), default=0)
+            self.train_page.replay([e for e in earlier[:last_start]
+                                    if e.get("step", 0) <= event.resumed_from_step])
+
+    @Slot(object)
+    def _on_progressed(self, event: ev.Progress) -> None:
+        self.run_state.setText(f"Training: step {event.step} of {event.total_steps}")
+
+    @Slot(object)
+    def _on_run_finished(self, event: ev.Finished) -> None:
+        self.evaluate_page.show_results(event.model_dir, event.metrics, event.stopped)
+        run = Path(event.run_dir).name
+        self.inference_page.set_model_folder(event.model_dir, f"{JUST_TRAINED} ({run})")
+        self.statusBar().showMessage(("Training stopped" if event.stopped else "Training finished")
+                                     + f": F1 {event.metrics.get('f1', 0):.4f}", 10000)
+
+    @Slot(str)
+    def _on_run_failed(self, message: str) -> None:
+        self.statusBar().showMessage("Training failed; the Train page says why.", 10000)
+
+    @Slot(str)
+    def _on_results_requested(self, run_dir: str) -> None:
+        from studio.core.runs import MODEL, load_run
+
+        try:
+            run = load_run(run_dir)
+        except StudioError as exc:
+            self.train_page.refuse(str(exc))
+            return
+        if not run.metrics:
+            self.train_page.refuse(f"The run in {run.path} has no trained model to show.")
+            return
+        model_dir = str(run.path / MODEL)
+        self.evaluate_page.show_results(model_dir, run.metrics, run.status == "stopped")
+        self.inference_page.set_model_folder(model_dir, f"Run {run.path.name}")
+        self.show_page("Evaluate")
+
+    @Slot(str)
+    def _on_exported(self, folder: str) -> None:
+        self.inference_page.set_model_folder(folder)
+        save_settings(self.settings)
+
+    # The model sets the limits of the frozen layers and the maximum length ---------------------------------
+
+    @Slot(str)
+    def _on_model_changed(self, spec: str) -> None:
+        self.train_page.form.set_model_info(None)
+
+    @Slot(object)
+    def _on_model_inspected(self, info) -> None:
+        self.train_page.form.set_model_info(info)
+        if self._waiting_for_model:
+            self._waiting_for_model = False
+            if not self._closing:
+                self._start_training()
+
+    @Slot(str)
+    def _on_model_failed(self, message: str) -> None:
+        if self._waiting_for_model:
+            self._waiting_for_model = False
+            self.train_page.refuse(message)
+
+    # Window state and shutdown ----------------------------------------------------------------------------
+
+    def _window_settings(self) -> QSettings:
+        # Under the studio's config folder (STUDIO_HOME in tests), not the platform's QSettings location.
+        return QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
+
+    def _restore_window(self) -> None:
+        stored = self._window_settings()
+        geometry = stored.value("geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 820)
+        page = stored.value("page", 0)
+        try:
+            self.sidebar.setCurrentRow(min(max(int(page), 0), len(PAGES) - 1))
+        except (TypeError, ValueError):
+            self.sidebar.setCurrentRow(0)
+
+    def _save_window(self) -> None:
+        stored = self._window_settings()
+        stored.setValue("geometry", self.saveGeometry())
+        stored.setValue("page", self.sidebar.currentRow())
+        stored.sync()
+
+    def closeEvent(self, event) -> None:
+        if self._closing:
+            event.ignore()  # already stopping the training; the window closes when it has
+            return
+        if self.training.is_running():
+            answer = QMessageBox.question(
+                self, "Training is running",
+                "Stop the training and close? The best checkpoint so far is kept, and the run can be resumed "
+                "from the Runs tab.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+            self._closing = True
+            self.statusBar().showMessage("Stopping the training after this step…")
+            self.training.stop()
+            self.training.wait_until_idle()
+        self._closing = True
+        # Gone from the screen at once; a model still being read or libraries still loading are waited for.
+        self.hide()
+        self.shutdown()
+        event.accept()
+        super().closeEvent(event)
+
+    @Slot()
+    def shutdown(self) -> None:
+        """Stop and wait for every thread, then save the settings; safe to call more than once."""
+        self.training.shutdown()
+        self.inference_page.shutdown()
+        self.tasks.wait()
+        QThreadPool.globalInstance().waitForDone()
+        self.train_page.form.store(self.settings.hyperparameters)
+        self.settings.hyperparameters.validation_share = self.data_page.validation_share()
+        # settings.model is the last model that was read or trained, not whatever is typed at the moment.
+        save_settings(self.settings)
+        self._save_window()

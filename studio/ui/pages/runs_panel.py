@@ -1,0 +1,148 @@
+"""RunsPanel: the recent training runs with their status, to resume a stopped one or look at its results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from studio.core.config import BUILTIN_MODEL
+from studio.core.runs import list_runs
+from studio.ui import formatting
+from studio.ui.tasks import TaskError, TaskRunner
+from studio.ui.widgets import MessageLabel
+
+MAX_RUNS = 50
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """What one line of the list shows, read on a pool thread (status and checkpoints are files)."""
+
+    path: str
+    status: str
+    f1: float | None
+    train_file: str
+    model: str
+    resumable: bool
+    has_model: bool
+
+
+def read_runs() -> list[RunRow]:
+    rows = []
+    for run in list_runs()[:MAX_RUNS]:
+        config = run.config
+        rows.append(RunRow(
+            path=str(run.path), status=run.status,
+            f1=(run.metrics or {}).get("f1"),
+            train_file=Path(config.train_csv).name if config else "?",
+            model=_model_name(config.model) if config else "?",
+            resumable=run.resumable,
+            has_model=(run.path / "model" / "config.json").is_file(),
+        ))
+    return rows
+
+
+def _model_name(spec: str) -> str:
+    if spec == BUILTIN_MODEL:
+        return "all-MiniLM-L6-v2 (built-in)"
+    return Path(spec).name if Path(spec).expanduser().is_dir() else spec  # a folder, or a hub id as typed
+
+
+class RunsPanel(QWidget):
+    """A list of runs, newest first; Resume carries on a stopped or interrupted run from its checkpoint."""
+
+    resume_requested = Signal(str)  # run folder
+    results_requested = Signal(str)  # run folder
+
+    def __init__(self, tasks: TaskRunner, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._tasks = tasks
+        self._rows: dict[str, RunRow] = {}
+        self._training = False
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("runsList")
+        self.tree.setHeaderLabels(["Run", "Status", "F1", "Data", "Model"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setColumnWidth(0, 250)
+        self.tree.setColumnWidth(1, 90)
+        self.tree.setColumnWidth(2, 60)
+        self.refresh_button = QPushButton("Refresh")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setObjectName("resumeButton")
+        self.resume_button.setToolTip("Carry on a stopped or interrupted run from its last checkpoint")
+        self.results_button = QPushButton("Show results")
+        self.results_button.setObjectName("showResultsButton")
+        self.message = MessageLabel()
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.resume_button)
+        buttons.addWidget(self.results_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.refresh_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.message)
+        layout.addLayout(buttons)
+        self.refresh_button.clicked.connect(self._on_refresh_clicked)
+        self.resume_button.clicked.connect(self._on_resume_clicked)
+        self.results_button.clicked.connect(self._on_results_clicked)
+        self.tree.itemSelectionChanged.connect(self._on_selection_changed)
+        self._update_buttons()
+
+    def refresh(self) -> None:
+        self._tasks.submit(read_runs, done=self._on_runs_read, failed=self._on_runs_failed)
+
+    def set_training(self, training: bool) -> None:
+        self._training = training
+        self._update_buttons()
+
+    def selected(self) -> RunRow | None:
+        items = self.tree.selectedItems()
+        return self._rows.get(items[0].data(0, Qt.ItemDataRole.UserRole)) if items else None
+
+    def _on_runs_read(self, rows: list[RunRow]) -> None:
+        chosen = self.selected()
+        self._rows = {r.path: r for r in rows}
+        self.tree.clear()
+        for r in rows:
+            item = QTreeWidgetItem([Path(r.path).name, r.status, formatting.metric(r.f1) if r.f1 is not None else "",
+                                    r.train_file, r.model])
+            item.setData(0, Qt.ItemDataRole.UserRole, r.path)
+            item.setToolTip(0, r.path)
+            self.tree.addTopLevelItem(item)
+            if chosen is not None and chosen.path == r.path:
+                item.setSelected(True)
+        self.message.clear_message()
+        self._update_buttons()
+
+    def _on_runs_failed(self, error: TaskError) -> None:
+        self.message.show_error(error.message)
+
+    def _update_buttons(self) -> None:
+        row = self.selected()
+        self.resume_button.setEnabled(bool(row and row.resumable and not self._training))
+        self.results_button.setEnabled(bool(row and row.has_model))
+
+    @Slot()
+    def _on_selection_changed(self) -> None:
+        self._update_buttons()
+
+    @Slot()
+    def _on_refresh_clicked(self) -> None:
+        self.refresh()
+
+    @Slot()
+    def _on_resume_clicked(self) -> None:
+        row = self.selected()
+        if row is not None and row.resumable:
+            self.resume_requested.emit(row.path)
+
+    @Slot()
+    def _on_results_clicked(self) -> None:
+        row = self.selected()
+        if row is not None and row.has_model:
+            self.results_requested.emit(row.path)

@@ -1,0 +1,249 @@
+"""TrainPage: the settings, Train and Stop, progress with ETA, live loss and F1 plots, the log and the runs."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (QHBoxLayout, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSplitter,
+                               QTabWidget, QVBoxLayout, QWidget)
+
+from studio.core import events as ev
+from studio.ui import formatting
+from studio.ui.pages.runs_panel import RunsPanel
+from studio.ui.pages.train_settings import HyperparameterForm
+from studio.ui.plots import LiveCurves
+from studio.ui.settings import Settings
+from studio.ui.tasks import TaskRunner
+from studio.ui.widgets import MessageLabel, page_header
+
+LOG_LINES = 5000
+
+
+class TrainPage(QWidget):
+    """Where training is started, watched and stopped; slots take the worker's events on the GUI thread."""
+
+    train_requested = Signal()
+    stop_requested = Signal()
+    retry_requested = Signal(object)  # the TrainConfig the engine suggested after running out of memory
+
+    def __init__(self, tasks: TaskRunner, settings: Settings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.form = HyperparameterForm(settings.hyperparameters)
+        self.train_button = QPushButton("Train")
+        self.train_button.setObjectName("trainButton")
+        self.train_button.setProperty("primary", True)
+        self.train_button.setToolTip("Fine-tune the model on the data with these settings")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("stopButton")
+        self.stop_button.setToolTip("Stop after the current step; the best checkpoint is kept and the run can "
+                                    "be resumed")
+        self.stop_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("progressBar")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("Not started")
+        self.progress.setTextVisible(True)
+        self.status = MessageLabel()
+        self.status.setObjectName("trainStatus")
+        self.retry_button = QPushButton()
+        self.retry_button.setObjectName("retryButton")
+        self.retry_button.setVisible(False)
+        self._retry = None
+        self.curves = LiveCurves(self)
+        self.log = QPlainTextEdit()
+        self.log.setObjectName("trainLog")
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(LOG_LINES)
+        self.log.setPlaceholderText("What the training does appears here.")
+        self.runs = RunsPanel(tasks)
+        self._total_steps = 0
+
+        left = QWidget()
+        left.setObjectName("trainControls")
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 6, 0)
+        left_layout.addWidget(self.form)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button, 1)
+        buttons.addWidget(self.stop_button)
+        left_layout.addLayout(buttons)
+        left_layout.addWidget(self.progress)
+        left_layout.addWidget(self.status)
+        left_layout.addWidget(self.retry_button)
+        left_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setObjectName("trainControlsScroll")
+        scroll.setWidget(left)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(360)
+        scroll.setMaximumWidth(420)
+
+        plots = QSplitter(Qt.Orientation.Horizontal)
+        plots.addWidget(self.curves.loss_plot)
+        plots.addWidget(self.curves.f1_plot)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.log, "Log")
+        self.tabs.addTab(self.runs, "Runs")
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(plots)
+        right.addWidget(self.tabs)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+
+        body = QHBoxLayout()
+        body.addWidget(scroll)
+        body.addWidget(right, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(page_header(
+            "Train", "Fine-tune the model on the data. The curves show how it learns; Stop keeps the best "
+            "checkpoint so far."))
+        layout.addLayout(body, 1)
+
+        self.train_button.clicked.connect(self._on_train_clicked)
+        self.stop_button.clicked.connect(self._on_stop_clicked)
+        self.retry_button.clicked.connect(self._on_retry_clicked)
+
+    # Driven by the main window -------------------------------------------------------------------------
+
+    def set_running(self, running: bool) -> None:
+        self.train_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        self.form.setEnabled(not running)
+        self.runs.set_training(running)
+        if running:
+            self.retry_button.setVisible(False)
+            self.status.show_message("Starting: reading the data and loading the model…", "info")
+            # Not Qt's busy range (0, 0), where value() == maximum() would read as finished to code that polls.
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat("Starting…")
+
+    def set_waiting(self, message: str) -> None:
+        """Train was pressed and is accepted, but something must be ready first."""
+        self.train_button.setEnabled(False)
+        self.status.show_message(message, "info")
+
+    def refuse(self, message: str) -> None:
+        """A run that cannot start: say why here, where the user pressed Train."""
+        self.train_button.setEnabled(True)
+        self.status.show_error(message)
+
+    def append_log(self, text: str, level: str = "info") -> None:
+        if level in ("warning", "error"):
+            color = "#b00020" if level == "error" else "#8a5a00"
+            self.log.appendHtml(f'<span style="color:{color}">{html.escape(level)}: {html.escape(text)}</span>')
+        else:
+            self.log.appendPlainText(text)
+
+    def replay(self, events: list[dict]) -> None:
+        """Put the points of a resumed run's earlier steps back on the curves."""
+        for event in events:
+            kind = event.get("kind")
+            if kind == "LossLogged":
+                self.curves.add_loss(event["step"], event["loss"])
+            elif kind == "Evaluated":
+                self.curves.add_evaluation(event["step"], event["loss"], event["f1"], event["accuracy"])
+        self.curves.redraw()
+
+    # The worker's events, on the GUI thread -------------------------------------------------------------
+
+    @Slot(object)
+    def on_run_created(self, event: ev.RunCreated) -> None:
+        self.curves.reset()
+        self.append_log(("Resuming the run in " if event.resumed else "Run folder: ") + event.run_dir)
+
+    @Slot(object)
+    def on_run_started(self, event: ev.RunStarted) -> None:
+        self._total_steps = event.total_steps
+        self.progress.setRange(0, event.total_steps)
+        self.progress.setValue(event.resumed_from_step)
+        self.progress.setFormat(f"Step {event.resumed_from_step} of {event.total_steps}")
+        self.status.show_message(
+            f"Training on {event.device.upper()} ({event.precision}): {event.train_rows:,} training and "
+            f"{event.validation_rows:,} validation rows, {event.total_steps:,} steps.", "info")
+        self.append_log(
+            f"Training on {event.device} ({event.precision}), {event.total_steps} steps; "
+            f"{formatting.count(event.trainable_parameters)} of {formatting.count(event.total_parameters)} "
+            f"parameters train; labels: {', '.join(event.labels)}")
+        self.curves.start()
+
+    @Slot(object)
+    def on_progress(self, event: ev.Progress) -> None:
+        if self.progress.maximum() != event.total_steps:
+            self.progress.setRange(0, event.total_steps)
+        self.progress.setValue(event.step)
+        left = "estimating the time left" if event.eta_s is None else f"about {formatting.duration(event.eta_s)} left"
+        self.progress.setFormat(f"Step {event.step} of {event.total_steps} · epoch {event.epoch:.2f} · {left}")
+
+    @Slot(object)
+    def on_loss_logged(self, event: ev.LossLogged) -> None:
+        self.curves.add_loss(event.step, event.loss)
+
+    @Slot(object)
+    def on_evaluated(self, event: ev.Evaluated) -> None:
+        self.curves.add_evaluation(event.step, event.loss, event.f1, event.accuracy)
+        self.append_log(f"Step {event.step} (epoch {event.epoch:.2f}): validation loss {event.loss:.4f}, "
+                        f"F1 {event.f1:.4f}, accuracy {event.accuracy:.4f}")
+
+    @Slot(object)
+    def on_message(self, event: ev.Message) -> None:
+        self.append_log(event.text, event.level)
+
+    @Slot(object)
+    def on_finished(self, event: ev.Finished) -> None:
+        self.curves.stop()
+        m = event.metrics
+        if not event.stopped:
+            self.progress.setValue(self.progress.maximum())
+        summary = (f"F1 {formatting.metric(m.get('f1'))}, accuracy {formatting.metric(m.get('accuracy'))} "
+                   f"after {formatting.duration(m.get('train_seconds'))} of training")
+        if event.stopped:
+            self.progress.setFormat("Stopped")
+            self.status.show_message(
+                f"Stopped early; the best model so far has {summary}. Resume the run from the Runs tab, or look "
+                "at it on the Evaluate page.", "ok")
+        else:
+            self.progress.setFormat("Done")
+            self.status.show_message(f"Done: {summary}. See the Evaluate page, export the model, or try it on the "
+                                     "Inference page.", "ok")
+        if event.export_error:
+            self.status.show_error(event.export_error)
+        self.append_log(f"{'Stopped' if event.stopped else 'Finished'}: {summary}. Model: {event.model_dir}")
+        self.runs.refresh()
+
+    @Slot(str)
+    def on_failed(self, message: str) -> None:
+        self.curves.stop()
+        self.progress.setFormat("Failed")
+        self.status.show_error(message)
+        self.append_log(message, "error")
+        self.runs.refresh()
+
+    @Slot(object)
+    def on_retry_suggested(self, config) -> None:
+        self._retry = config
+        self.retry_button.setText(f"Retry with batch size {config.batch_size} and gradient accumulation "
+                                  f"{config.gradient_accumulation}")
+        self.retry_button.setVisible(True)
+
+    @Slot()
+    def on_stopping(self) -> None:
+        self.stop_button.setEnabled(False)
+        self.status.show_message("Stopping after this step; the model is evaluated and saved first…", "info")
+
+    @Slot()
+    def _on_train_clicked(self) -> None:
+        self.train_requested.emit()
+
+    @Slot()
+    def _on_stop_clicked(self) -> None:
+        self.stop_requested.emit()
+
+    @Slot()
+    def _on_retry_clicked(self) -> None:
+        if self._retry is not None:
+            self.retry_requested.emit(self._retry)

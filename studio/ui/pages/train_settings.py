@@ -1,0 +1,252 @@
+"""HyperparameterForm: the Train page's settings, each refused where it is typed when it cannot work."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (QAbstractSpinBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QSlider,
+                               QSpinBox, QVBoxLayout, QWidget)
+
+from studio.core.config import TrainConfig
+from studio.core.modeling import ModelInfo, trainable_after_freezing
+from studio.ui import formatting
+from studio.ui.settings import Hyperparameters
+from studio.ui.widgets import MessageLabel, ScientificSpinBox, parse_number, row
+
+UNKNOWN_LAYERS = 48  # the frozen-layers limit until the model's layer count is known
+UNKNOWN_LENGTH = 65536
+
+
+class TrimmedDoubleSpinBox(QDoubleSpinBox):
+    """A QDoubleSpinBox that shows 3 rather than 3.00."""
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:.{self.decimals()}f}".rstrip("0").rstrip(".")
+
+
+class HyperparameterForm(QGroupBox):
+    """Learning rate, epochs, batch size, maximum length, frozen layers, seed and evaluations per epoch."""
+
+    problems_changed = Signal()
+
+    def __init__(self, values: Hyperparameters, parent: QWidget | None = None):
+        super().__init__("Settings", parent)
+        self.info: ModelInfo | None = None
+        self._problems: dict[str, str] = {}
+
+        self.learning_rate = ScientificSpinBox()
+        self.learning_rate.setObjectName("learningRate")
+        self.learning_rate.setToolTip("How big each update of the weights is; 2e-5 to 1e-4 is usual for fine-tuning")
+        self.epochs = TrimmedDoubleSpinBox()
+        self.epochs.setObjectName("epochs")
+        self.epochs.setDecimals(2)
+        self.epochs.setRange(0.01, 1000)
+        self.epochs.setToolTip("How many times to go through the training rows (a fraction is allowed)")
+        self.batch_size = QSpinBox()
+        self.batch_size.setObjectName("batchSize")
+        self.batch_size.setRange(1, 65536)
+        self.batch_size.setToolTip("Rows per step; lower it if the GPU runs out of memory")
+        self.max_length = QSpinBox()
+        self.max_length.setObjectName("maxLength")
+        self.max_length.setRange(8, UNKNOWN_LENGTH)
+        self.max_length.setSingleStep(32)
+        self.max_length.setSuffix(" tokens")
+        self.max_length.setToolTip("Longer texts are cut to this many tokens")
+        self.frozen_layers = QSpinBox()
+        self.frozen_layers.setObjectName("frozenLayers")
+        self.frozen_layers.setRange(0, UNKNOWN_LAYERS)
+        self.frozen_layers.setToolTip("Freeze the embeddings and this many of the lowest layers: faster, and "
+                                      "often as good on small data")
+        self.frozen_slider = QSlider(Qt.Orientation.Horizontal)
+        self.frozen_slider.setObjectName("frozenLayersSlider")
+        self.frozen_slider.setRange(0, UNKNOWN_LAYERS)
+        self.frozen_slider.setPageStep(1)
+        self.frozen_slider.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.frozen_summary = QLabel()
+        self.frozen_summary.setObjectName("frozenLayersSummary")
+        self.frozen_summary.setWordWrap(True)
+        self.seed = QSpinBox()
+        self.seed.setObjectName("seed")
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("The same seed, data and settings give the same model")
+        self.evaluations = QSpinBox()
+        self.evaluations.setObjectName("evaluationsPerEpoch")
+        self.evaluations.setRange(1, 100)
+        self.evaluations.setToolTip("How often to measure the model on the validation rows in each epoch")
+        self.problem = MessageLabel()
+        self.problem.setObjectName("settingsProblem")
+
+        self._fields: dict[str, tuple[QAbstractSpinBox, str, type]] = {
+            "learning_rate": (self.learning_rate, "The learning rate", float),
+            "epochs": (self.epochs, "The number of epochs", float),
+            "batch_size": (self.batch_size, "The batch size", int),
+            "max_length": (self.max_length, "The maximum length", int),
+            "freeze_layers": (self.frozen_layers, "The number of frozen layers", int),
+            "seed": (self.seed, "The seed", int),
+            "evaluations_per_epoch": (self.evaluations, "Evaluations per epoch", int),
+        }
+        self.set_values(values)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Learning rate", self.learning_rate)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Batch size", self.batch_size)
+        form.addRow("Max length", self.max_length)
+        form.addRow("Frozen layers", row(self.frozen_layers, self.frozen_slider, stretch_first=False))
+        form.addRow("", self.frozen_summary)
+        form.addRow("Seed", self.seed)
+        form.addRow("Evaluations / epoch", self.evaluations)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.problem)
+
+        for widget, _, _ in self._fields.values():
+            widget.lineEdit().textEdited.connect(self._on_field_edited)
+            widget.editingFinished.connect(self._on_field_edited)
+        self.frozen_layers.valueChanged.connect(self._on_frozen_spin_changed)
+        self.frozen_slider.valueChanged.connect(self._on_frozen_slider_changed)
+        self._on_frozen_spin_changed(self.frozen_layers.value())
+
+    # Values ------------------------------------------------------------------------------------------
+
+    def set_values(self, values: Hyperparameters) -> None:
+        self.learning_rate.setValue(values.learning_rate)
+        self.epochs.setValue(values.epochs)
+        self.batch_size.setValue(values.batch_size)
+        self.max_length.setValue(values.max_length)
+        self.frozen_layers.setValue(values.freeze_layers)
+        self.seed.setValue(values.seed)
+        self.evaluations.setValue(values.evaluations_per_epoch)
+
+    def values(self) -> dict:
+        """The TrainConfig fields this form sets."""
+        for widget, _, _ in self._fields.values():
+            # Text set without typing (by code, or pasted) counts once it is acceptable.
+            if widget.hasAcceptableInput():
+                widget.interpretText()
+        return {
+            "learning_rate": self.learning_rate.value(),
+            "epochs": self.epochs.value(),
+            "batch_size": self.batch_size.value(),
+            "max_length": self.max_length.value(),
+            "freeze_layers": self.frozen_layers.value(),
+            "seed": self.seed.value(),
+            "evaluations_per_epoch": self.evaluations.value(),
+        }
+
+    def store(self, into: Hyperparameters) -> None:
+        for name, value in self.values().items():
+            setattr(into, name, value)
+
+    def first_problem(self) -> str | None:
+        """Why training cannot start with what is typed now, or None."""
+        for name in self._fields:
+            self._check(name)
+        self._show_problems()
+        return next(iter(self._problems.values()), None)
+
+    # The model sets the limits -------------------------------------------------------------------------
+
+    def set_model_info(self, info: ModelInfo | None) -> None:
+        """The model's layer count and longest input become the limits (values above them come down)."""
+        self.info = info
+        before = (self.frozen_layers.value(), self.max_length.value())
+        layers = info.num_layers if info and info.num_layers else UNKNOWN_LAYERS
+        self.frozen_layers.setMaximum(layers)
+        self.frozen_slider.setMaximum(layers)
+        self.max_length.setMaximum(info.max_length if info and info.max_length >= 8 else UNKNOWN_LENGTH)
+        self._show_frozen()
+        if before[1] != self.max_length.value():
+            self.problem.show_message(f"Max length set to {self.max_length.value()} tokens, the most this model "
+                                      "reads.", "info")
+        elif before[0] != self.frozen_layers.value():
+            self.problem.show_message(f"Frozen layers set to {self.frozen_layers.value()}, all this model has.",
+                                      "info")
+
+    def _show_frozen(self) -> None:
+        n = self.frozen_layers.value()
+        info = self.info
+        counts = info.parameter_counts if info else None
+        if info is None or not counts or not counts.get("blocks"):
+            self.frozen_summary.setText(f"{n} layer{'s' if n != 1 else ''} frozen - the parameter count shows "
+                                        "once the model is read")
+            return
+        layers = len(counts["blocks"])
+        total = counts["total"]
+        trainable = trainable_after_freezing(counts, n)
+        self.frozen_summary.setText(
+            f"{n} of {layers} layers frozen - "
+            + (f"all {formatting.count(total)} parameters train" if n == 0 else
+               f"{formatting.count(trainable)} of {formatting.count(total)} parameters train"))
+
+    # Refusing what cannot work --------------------------------------------------------------------------
+
+    def _check(self, name: str) -> None:
+        widget, title, kind = self._fields[name]
+        text = widget.lineEdit().text()
+        for affix in (widget.prefix(), widget.suffix()):
+            text = text.replace(affix, "") if affix else text
+        number = parse_number(text)
+        problem = None
+        if number is None:
+            problem = f"{title} must be a number."
+        else:
+            value = int(number) if kind is int and number == int(number) else number
+            if kind is int and not isinstance(value, int):
+                problem = f"{title} must be a whole number (got {text.strip()})."
+            else:
+                problem = TrainConfig(train_csv="-", **{name: value}).problems().get(name)
+            if problem is None and not widget.hasAcceptableInput():
+                problem = self._limit_sentence(name, title, widget)
+        if problem:
+            self._problems[name] = problem
+        else:
+            self._problems.pop(name, None)
+
+    def _limit_sentence(self, name: str, title: str, widget: QAbstractSpinBox) -> str:
+        if name == "freeze_layers" and self.info is not None:
+            return (f"The model has {self.info.num_layers} layers, so at most {self.info.num_layers} can be "
+                    "frozen.")
+        if name == "max_length" and self.info is not None:
+            return f"This model reads at most {self.info.max_length} tokens; set the maximum length to that or less."
+        low, high = widget.minimum(), widget.maximum()
+        return f"{title} must be from {widget.textFromValue(low)} to {widget.textFromValue(high)}."
+
+    def _show_problems(self, note: str | None = None) -> None:
+        problem = next(iter(self._problems.values()), None) or note
+        if problem:
+            self.problem.show_error(problem)
+        elif self.problem.has_error():
+            self.problem.clear_message()  # a note about limits the model set stays until the next one
+        self.problems_changed.emit()
+
+    def _field_of(self, sender) -> str | None:
+        for name, (widget, _, _) in self._fields.items():
+            if sender is widget or sender is widget.lineEdit():
+                return name
+        return None
+
+    @Slot()
+    def _on_field_edited(self) -> None:
+        sender = self.sender()
+        name = self._field_of(sender)
+        if name is None:
+            return
+        before = self._problems.get(name)
+        self._check(name)
+        note = None
+        if before and name not in self._problems and isinstance(sender, QAbstractSpinBox):
+            # Editing ended on a refused value and the spin box went back to its last good one: say so.
+            note = f"{before} Kept {sender.text()}."
+        self._show_problems(note)
+
+    @Slot(int)
+    def _on_frozen_spin_changed(self, value: int) -> None:
+        self.frozen_slider.blockSignals(True)
+        self.frozen_slider.setValue(value)
+        self.frozen_slider.blockSignals(False)
+        self._show_frozen()
+
+    @Slot(int)
+    def _on_frozen_slider_changed(self, value: int) -> None:
+        self.frozen_layers.setValue(value)

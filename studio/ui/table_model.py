@@ -1,0 +1,64 @@
+"""CsvTableModel: a read-only Qt table model over a Table's rows, so the preview never copies the file."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from studio.core.csvio import Table
+
+PREVIEW_CHARS = 300
+_ROOT = QModelIndex()  # the invisible parent of every cell of a flat table  # a cell longer than this is cut in the view; the tooltip shows it whole
+
+
+class CsvTableModel(QAbstractTableModel):
+    """Rows and columns of a Table; the text and label columns are marked in the header."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._table: Table | None = None
+        self._roles: dict[str, str] = {}
+
+    def set_table(self, table: Table | None) -> None:
+        self.beginResetModel()
+        self._table = table
+        self._roles = {}
+        self.endResetModel()
+
+    def table(self) -> Table | None:
+        return self._table
+
+    def set_roles(self, text_column: str | None, label_column: str | None) -> None:
+        """Mark which columns hold the text and the label, in the header."""
+        self._roles = {name: role for name, role in ((text_column, "text"), (label_column, "label")) if name}
+        if self._table is not None and self._table.columns:
+            self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(self._table.columns) - 1)
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
+        if parent.isValid() or self._table is None:
+            return 0
+        return len(self._table.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
+        if parent.isValid() or self._table is None:
+            return 0
+        return len(self._table.columns)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if self._table is None or not index.isValid():
+            return None
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            value = self._table.rows[index.row()][index.column()]
+            if role == Qt.ItemDataRole.DisplayRole:
+                value = value.replace("\r", " ").replace("\n", " ")
+                return value if len(value) <= PREVIEW_CHARS else value[: PREVIEW_CHARS - 1] + "…"
+            return value if len(value) > 60 else None
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if role != Qt.ItemDataRole.DisplayRole or self._table is None:
+            return None
+        if orientation == Qt.Orientation.Vertical:
+            return str(section + 1)
+        name = self._table.columns[section]
+        role_name = self._roles.get(name)
+        return f"{name} ({role_name})" if role_name else name

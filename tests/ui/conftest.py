@@ -1,0 +1,41 @@
+"""Fixtures for the app's tests: the main window, found widgets, and no modal dialog that could hang a test."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+
+@pytest.fixture(autouse=True)
+def no_modal_questions(monkeypatch):
+    """A test that ends while training would otherwise hang on the close question: answer Yes."""
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+
+
+@pytest.fixture
+def window(qtbot):
+    from studio.ui.main_window import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    return w
+
+
+def find(window: QWidget, name: str, kind=QWidget):
+    widget = window.findChild(kind, name)
+    assert widget is not None, f"no widget named {name!r}"
+    return widget
+
+
+def wait_for_data(qtbot, window, path=None, timeout=10_000):
+    """Until the Data page has read the file in trainCsv (the sample, at first)."""
+    page = window.data_page
+
+    def loaded():
+        table = page.loaded()
+        assert table is not None
+        if path is not None:
+            assert str(table.table.path) == str(path)
+
+    qtbot.waitUntil(loaded, timeout=timeout)

@@ -1,0 +1,197 @@
+"""The app's parts on their own: settings, formatting, the table model, the spin box, plots, the error dialog."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from studio.core.csvio import Table
+from studio.core.modeling import ModelInfo, ModelSource
+from studio.ui import formatting
+from studio.ui.settings import Settings, load_settings, save_settings, settings_path
+
+
+def test_settings_round_trip_and_survive_damage(studio_home):
+    settings = Settings()
+    for i in range(12):
+        settings.remember("recent_files", f"/data/{i}.csv")
+    settings.remember("recent_files", "/data/3.csv")
+    settings.hyperparameters.learning_rate = 2e-5
+    save_settings(settings)
+    again = load_settings()
+    assert again == settings and again.recent_files[:2] == ["/data/3.csv", "/data/11.csv"]
+    assert len(again.recent_files) == 8
+
+    data = json.loads(settings_path().read_text())
+    assert data["schema_version"] == 1
+    data["from_the_future"] = True
+    data["hyperparameters"]["also_new"] = 1
+    settings_path().write_text(json.dumps(data))
+    assert load_settings().hyperparameters.learning_rate == 2e-5
+
+    settings_path().write_text("{broken")
+    assert load_settings() == Settings()
+
+
+@pytest.mark.parametrize(("value", "text"), [(22_713_216, "22.7M"), (5_100, "5.1k"), (312, "312"),
+                                             (150_000_000, "150M")])
+def test_counts_read_short(value, text):
+    assert formatting.count(value) == text
+
+
+def test_durations_sizes_and_rates_read_short():
+    assert formatting.duration(8.4) == "8 s" and formatting.duration(125) == "2 min 05 s"
+    assert formatting.duration(4800) == "1 h 20 min" and formatting.duration(None) == "unknown"
+    assert formatting.size(90_900_000) == "90.9 MB"
+    assert formatting.learning_rate(5e-5) == "5e-5" and formatting.learning_rate(1e-4) == "0.0001"
+
+
+def test_the_preview_model_reads_the_table_without_copying_it(qtbot, tmp_path):
+    from studio.ui.table_model import CsvTableModel
+
+    rows = [("a long text " * 40, "x"), ("short\nwith a newline", "y")]
+    table = Table(path=tmp_path / "t.csv", columns=("text", "label"), rows=rows, encoding="utf-8", delimiter=",")
+    model = CsvTableModel()
+    model.set_table(table)
+    assert (model.rowCount(), model.columnCount()) == (2, 2)
+    assert model.table().rows is rows
+    assert len(model.data(model.index(0, 0))) == 300 and model.data(model.index(0, 0), Qt.ItemDataRole.ToolTipRole)
+    assert model.data(model.index(1, 0)) == "short with a newline"
+    model.set_roles("text", "label")
+    assert model.headerData(0, Qt.Orientation.Horizontal) == "text (text)"
+    assert model.headerData(1, Qt.Orientation.Vertical) == "2"
+
+
+def test_the_frozen_layers_control_counts_trainable_parameters(qtbot):
+    from studio.ui.pages.train_settings import HyperparameterForm
+    from studio.ui.settings import Hyperparameters
+
+    form = HyperparameterForm(Hyperparameters())
+    qtbot.addWidget(form)
+    info = ModelInfo(source=ModelSource("builtin", "/x", "builtin"), model_type="bert", architecture="BertModel",
+                     num_layers=6, hidden_size=384, max_length=512, weights_bytes=0,
+                     parameter_counts={"embeddings": 12_000_000, "blocks": [1_800_000] * 6, "total": 22_700_000})
+    form.set_model_info(info)
+    form.frozen_layers.setValue(4)
+    assert form.frozen_summary.text() == "4 of 6 layers frozen - 3.5M of 22.7M parameters train"
+    assert form.frozen_slider.value() == 4
+    form.frozen_slider.setValue(0)
+    assert form.frozen_summary.text() == "0 of 6 layers frozen - all 22.7M parameters train"
+    form.frozen_layers.setValue(9)
+    assert form.frozen_layers.value() == 6 and form.max_length.maximum() == 512
+
+
+def test_the_learning_rate_box_steps_through_usual_values(qtbot):
+    from studio.ui.widgets import ScientificSpinBox
+
+    box = ScientificSpinBox()
+    qtbot.addWidget(box)
+    box.setValue(5e-5)
+    box.stepBy(1)
+    assert box.value() == pytest.approx(1e-4) and box.text() == "0.0001"
+    box.stepBy(-2)
+    assert box.value() == pytest.approx(3e-5) and box.text() == "3e-5"
+
+
+def test_live_curves_draw_on_the_timer_only_what_changed(qtbot):
+    from studio.ui.plots import GrowingSeries, LiveCurves
+
+    series = GrowingSeries(capacity=2)
+    for i in range(5):
+        series.append(i, i * 2)
+    assert list(series.x) == [0, 1, 2, 3, 4] and list(series.y) == [0, 2, 4, 6, 8]
+
+    curves = LiveCurves()
+    qtbot.addWidget(curves.loss_plot)
+    qtbot.addWidget(curves.f1_plot)
+    curves.start()
+    curves.add_loss(1, 0.7)
+    curves.add_evaluation(1, 0.6, 0.5, 0.55)
+    assert _points(curves.train_loss.item) == 0, "nothing is drawn until the timer fires"
+    qtbot.waitUntil(lambda: _points(curves.train_loss.item) == 1)
+    assert np.allclose(curves.f1.item.getData()[1], [0.5])
+    curves.stop()
+    curves.reset()
+    assert _points(curves.train_loss.item) == 0
+
+
+def _points(item) -> int:
+    x = item.getData()[0]
+    return 0 if x is None else len(x)
+
+
+# PySide6 6.12 only binds QDragEnterEvent's QPoint constructor, which it marks deprecated.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_csv_dropped_on_the_training_field_loads(qtbot, window, small_csv):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(small_csv))])
+    field = window.data_page.train_edit
+    enter = QDragEnterEvent(QPoint(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    # Qt delivers drop events only during a real drag, so the handlers are called as the drag would call them.
+    field.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    field.dropEvent(drop)
+    assert drop.isAccepted() and field.text() == str(small_csv)
+    qtbot.waitUntil(lambda: window.data_page.loaded() is not None
+                    and window.data_page.loaded().table.path == small_csv)
+
+
+@pytest.mark.qt_log_ignore("propagateSizeHints")
+def test_an_unexpected_error_shows_a_dialog_goes_to_the_log_and_the_app_lives_on(qtbot, tmp_path, caplog):
+    from studio.ui.app import ErrorReporter
+
+    reporter = ErrorReporter(tmp_path / "studio.log")
+    try:
+        raise ZeroDivisionError("boom")
+    except ZeroDivisionError:
+        with caplog.at_level(logging.ERROR, logger="studio"):
+            reporter.excepthook(*sys.exc_info())
+    assert "ZeroDivisionError: boom" in caplog.text
+    dialogs = [w for w in QApplication.topLevelWidgets() if w.objectName() == "errorDialog" and w.isVisible()]
+    assert len(dialogs) == 1
+    box = dialogs[0]
+    qtbot.addWidget(box)
+    assert isinstance(box, QMessageBox) and "boom" in box.text() and str(tmp_path / "studio.log") in box.text()
+    reporter.excepthook(ValueError, ValueError("second"), None)  # while one is open: logged, no second dialog
+    assert len([w for w in QApplication.topLevelWidgets() if w.objectName() == "errorDialog" and w.isVisible()]) == 1
+
+
+def test_an_export_into_a_busy_folder_gets_a_folder_of_its_own(tmp_path):
+    from studio.ui.pages.evaluate_page import export_destination
+
+    assert export_destination(tmp_path / "new", "run") == str(tmp_path / "new")
+    (tmp_path / "empty").mkdir()
+    assert export_destination(tmp_path / "empty", "run") == str(tmp_path / "empty")
+    (tmp_path / "earlier").mkdir()
+    (tmp_path / "earlier" / "config.json").write_text("{}")
+    assert export_destination(tmp_path / "earlier", "run") == str(tmp_path / "earlier")
+    busy = tmp_path / "models"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    assert export_destination(busy, "run") == str(busy / "run-model")
+    (busy / "run-model").mkdir()
+    assert export_destination(busy, "run") == str(busy / "run-model-2")
+
+
+def test_recent_training_files_come_back_from_the_menu(qtbot, window, small_csv):
+    from tests.ui.conftest import wait_for_data
+
+    wait_for_data(qtbot, window)  # the sample
+    window.data_page.load_train(str(small_csv))
+    wait_for_data(qtbot, window, small_csv)
+    menu = window.data_page.recent_menu
+    menu.aboutToShow.emit()
+    paths = [a.data() for a in menu.actions()]
+    assert paths[0] == str(small_csv) and paths[1].endswith("sample_sms_spam.csv")
+    menu.triggered.emit(menu.actions()[1])
+    qtbot.waitUntil(lambda: window.data_page.loaded().table.path.name == "sample_sms_spam.csv")
