@@ -1,0 +1,223 @@
+"""Prediction: the studio's Predictor against transformers.pipeline("text-classification") on the same folder.
+
+  single text  latency of one call with one text (Predictor.predict([text]) vs pipe(text, top_k=None,
+               truncation=True)), after a warm-up; calls alternate between the two, so that a noisy neighbour
+               hits both alike; median and p90 in milliseconds
+  CSV          rows per second labelling a CSV file end to end: Predictor.predict_csv(in, out) against reading
+               the same file with the csv module, pipe(texts, batch_size=B, top_k=None, truncation=True) and
+               writing the same columns (input row, predicted_label, score, one probability per label) with
+               csv.writer; runs alternate, the median is kept
+Both run in this process, on the same device (--device, CPU by default) and the same exported folder: --model
+DIR, or else the engine trains the built-in model briefly on sms_spam rows to get a real export.
+
+  python benchmarks/inference.py                       # trains on 512 rows, 300 calls, 3,000 CSV rows
+  python benchmarks/inference.py --model ~/my-export   # any exported studio folder
+  python benchmarks/inference.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import (SHARED_DATA, emit_result, machine_info, median, percentile,  # noqa: E402
+                               prepare_dataset, print_table, ratio, read_rows, setup_environment,
+                               stratified_subsample, write_rows)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="tiny run: a 96-row training, 40 calls, 256 CSV rows")
+    p.add_argument("--out", help="also write the figures to this JSON file")
+    p.add_argument("--model", type=Path, help="an exported model folder (default: train one briefly)")
+    p.add_argument("--train-rows", type=int, default=512, help="rows of sms_spam to train the folder on")
+    p.add_argument("--train-max-length", type=int, default=128)
+    p.add_argument("--calls", type=int, default=300, help="timed single-text calls of each")
+    p.add_argument("--warmup", type=int, default=10, help="untimed single-text calls of each first")
+    p.add_argument("--csv-rows", type=int, default=3000, help="rows of the CSV to label (ag_news test, stratified)")
+    p.add_argument("--csv-dataset", choices=("ag_news", "sms_spam"), default="ag_news")
+    p.add_argument("--batch-size", type=int, default=32, help="the pipeline's batch size (the Predictor's is 32)")
+    p.add_argument("--repeats", type=int, default=3, help="CSV runs of each, alternating; the median is kept")
+    p.add_argument("--device", default="cpu", help="cpu or cuda: both run there")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--data-dir", type=Path, default=SHARED_DATA)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.train_rows = min(args.train_rows, 96)
+        args.train_max_length = min(args.train_max_length, 64)
+        args.calls = min(args.calls, 40)
+        args.warmup = min(args.warmup, 3)
+        args.csv_rows = min(args.csv_rows, 256)
+        args.repeats = 1
+    return args
+
+
+def train_folder(args, tmp: Path) -> Path:
+    from studio.core.config import BUILTIN_MODEL, TrainConfig
+    from studio.core.training import run_training
+
+    train_csv, validation_csv, _ = prepare_dataset("sms_spam", tmp / "train-data", args.train_rows,
+                                                   max(32, args.train_rows // 4), args.seed, args.data_dir)
+    config = TrainConfig(train_csv=str(train_csv), validation_csv=str(validation_csv), model=BUILTIN_MODEL,
+                         epochs=1.0, max_length=args.train_max_length, seed=args.seed, device=args.device)
+    print(f"training a model folder on {args.train_rows} sms_spam rows ...", file=sys.stderr, flush=True)
+    return run_training(config).model_dir
+
+
+def pipeline_csv(pipe, input_csv: Path, output_csv: Path, batch_size: int) -> int:
+    """What a user of the pipeline writes to label a CSV: read, classify in batches, write the same columns."""
+    with open(input_csv, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = list(reader)
+    text_index = header.index("text")
+    texts = [row[text_index] for row in rows]
+    outputs = pipe(texts, batch_size=batch_size, top_k=None, truncation=True)
+    labels = sorted({d["label"] for d in outputs[0]}) if outputs else []
+    with open(output_csv, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*header, "predicted_label", "score", *[f"p({label})" for label in labels]])
+        for row, scores in zip(rows, outputs):
+            by_label = {d["label"]: d["score"] for d in scores}
+            best = max(scores, key=lambda d: d["score"])
+            writer.writerow([*row, best["label"], f"{best['score']:.6f}",
+                             *[f"{by_label[label]:.6f}" for label in labels]])
+    return len(rows)
+
+
+def predicted_labels(path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [row["predicted_label"] for row in csv.DictReader(handle)]
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    setup_environment()
+    tmp_holder = tempfile.TemporaryDirectory(prefix="studio-bench-inference-")
+    tmp = Path(tmp_holder.name)
+    os.environ["STUDIO_HOME"] = str(tmp / "studio-home")
+    started = time.perf_counter()
+
+    import torch
+    from transformers import pipeline
+
+    from studio.core.inference import Predictor
+    from studio.core.quiet import quiet_libraries
+
+    quiet_libraries()
+    folder = args.model.expanduser() if args.model else train_folder(args, tmp)
+
+    load_t = time.perf_counter()
+    predictor = Predictor(folder, device=args.device)
+    predictor_load = time.perf_counter() - load_t
+    load_t = time.perf_counter()
+    pipe = pipeline("text-classification", model=str(folder), device=args.device)
+    pipeline_load = time.perf_counter() - load_t
+
+    # Single texts: short messages, as a user types them.
+    texts, _ = read_rows(args.data_dir / "sms_spam" / "validation.csv")
+    for i in range(args.warmup):
+        predictor.predict([texts[i % len(texts)]])
+        pipe(texts[i % len(texts)], top_k=None, truncation=True)
+    latency = {"predictor": [], "pipeline": []}
+    for i in range(args.calls):
+        text = texts[(i + args.warmup) % len(texts)]
+        order = ("predictor", "pipeline") if i % 2 == 0 else ("pipeline", "predictor")
+        for name in order:
+            t = time.perf_counter()
+            if name == "predictor":
+                predictor.predict([text])
+            else:
+                pipe(text, top_k=None, truncation=True)
+            latency[name].append((time.perf_counter() - t) * 1000)
+
+    # A CSV file, end to end.
+    source_train, source_test = ("ag_news/train.csv", "ag_news/test.csv") if args.csv_dataset == "ag_news" else (
+        "sms_spam/train.csv", "sms_spam/test.csv")
+    c_texts, c_labels = read_rows(args.data_dir / source_test)
+    if args.csv_rows > len(c_texts):
+        more_texts, more_labels = read_rows(args.data_dir / source_train)
+        c_texts, c_labels = c_texts + more_texts, c_labels + more_labels
+    c_texts, c_labels = stratified_subsample(c_texts, c_labels, args.csv_rows, args.seed)
+    input_csv = write_rows(tmp / "to-label.csv", c_texts, c_labels)
+    csv_seconds = {"predictor": [], "pipeline": []}
+    outputs = {"predictor": tmp / "predictor-out.csv", "pipeline": tmp / "pipeline-out.csv"}
+    print(f"labelling {len(c_texts)} rows ...", file=sys.stderr, flush=True)
+    for repeat in range(args.repeats):
+        order = ("predictor", "pipeline") if repeat % 2 == 0 else ("pipeline", "predictor")
+        for name in order:
+            t = time.perf_counter()
+            if name == "predictor":
+                n = predictor.predict_csv(input_csv, outputs[name])
+            else:
+                n = pipeline_csv(pipe, input_csv, outputs[name], args.batch_size)
+            csv_seconds[name].append(time.perf_counter() - t)
+            assert n == len(c_texts)
+    a, b = predicted_labels(outputs["predictor"]), predicted_labels(outputs["pipeline"])
+    agreement = sum(x == y for x, y in zip(a, b)) / max(1, len(a))
+
+    figures = {}
+    for name in ("predictor", "pipeline"):
+        seconds = median(csv_seconds[name])
+        figures[name] = {
+            "load_seconds": predictor_load if name == "predictor" else pipeline_load,
+            "latency_ms_median": median(latency[name]),
+            "latency_ms_p90": percentile(latency[name], 90),
+            "latency_ms_min": min(latency[name]),
+            "csv_seconds": seconds,
+            "csv_rows_per_second": len(c_texts) / seconds,
+            "csv_all_seconds": csv_seconds[name],
+        }
+    p, q = figures["predictor"], figures["pipeline"]
+    speedups = {
+        "latency_median_speedup": ratio(q["latency_ms_median"], p["latency_ms_median"]),
+        "latency_p90_speedup": ratio(q["latency_ms_p90"], p["latency_ms_p90"]),
+        "csv_throughput_ratio": ratio(p["csv_rows_per_second"], q["csv_rows_per_second"]),
+    }
+    print_table(f"Prediction on {args.device} with {folder.name} ({args.calls} single-text calls after "
+                f"{args.warmup} warm-up; CSV of {len(c_texts):,} {args.csv_dataset} rows, median of {args.repeats})",
+                ["figure", "Predictor", "pipeline", "Predictor advantage (x)"],
+                [["single text, median ms", p["latency_ms_median"], q["latency_ms_median"],
+                  speedups["latency_median_speedup"]],
+                 ["single text, p90 ms", p["latency_ms_p90"], q["latency_ms_p90"], speedups["latency_p90_speedup"]],
+                 ["CSV rows/s", p["csv_rows_per_second"], q["csv_rows_per_second"],
+                  speedups["csv_throughput_ratio"]],
+                 ["CSV seconds", p["csv_seconds"], q["csv_seconds"], None],
+                 ["load seconds", p["load_seconds"], q["load_seconds"], None]], digits=2)
+    targets = {
+        "latency_at_most_pipeline": p["latency_ms_median"] <= q["latency_ms_median"],
+        "csv_throughput_at_least_pipeline": p["csv_rows_per_second"] >= q["csv_rows_per_second"],
+    }
+    print(f"same predicted label on {agreement:.1%} of the CSV rows")
+    print("targets: " + ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in targets.items()))
+    result = {
+        "benchmark": "inference",
+        "quick": args.quick,
+        "command": "python benchmarks/inference.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": {**machine_info(), "torch_threads": torch.get_num_threads()},
+        "device": args.device,
+        "model": str(folder) if args.model else f"built-in, trained on {args.train_rows} sms_spam rows",
+        "calls": args.calls,
+        "csv_rows": len(c_texts),
+        "batch_size": args.batch_size,
+        "predictor": p,
+        "pipeline": q,
+        **speedups,
+        "label_agreement": agreement,
+        "targets": targets,
+        "wall_seconds": time.perf_counter() - started,
+    }
+    tmp_holder.cleanup()
+    emit_result(result, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
