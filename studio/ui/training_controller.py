@@ -93,6 +93,11 @@ class TrainingController(QObject):
 
     @Slot()
     def _on_thread_finished(self) -> None:
+        # `finished` comes just before the thread ends, and the worker's deleteLater still runs on it after:
+        # dropping our references (which can delete the objects) before it has ended raced with that delete
+        # and crashed about one test run in eight.
+        if self._thread is not None:
+            self._thread.wait()
         self._thread = self._worker = self._stop = None
         self.running_changed.emit(False)
         self.idle.emit()
