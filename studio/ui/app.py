@@ -101,7 +101,7 @@ def run_app(argv: list[str] | None = None) -> int:
     qInstallMessageHandler(_qt_message_handler)
     reporter = ErrorReporter(log_path, app)
     reporter.install()
-    window = MainWindow()
+    window = MainWindow(deferred=True)
     app.aboutToQuit.connect(window.shutdown)
     window.show()
     log.info("Fine-Tuning Studio %s started", __version__)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from importlib.resources import as_file, files
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -13,13 +12,18 @@ SAMPLE_CSV = "sample_sms_spam.csv"
 
 def resource_path(name: str) -> Path | None:
     """A file of studio.resources as a path on disk, or None when it is missing."""
+    # The package's folder, not importlib.resources: its import (zipfile and more) would cost the first window
+    # about 10 ms, and the studio is always installed as real files (wheel, editable, or a PyInstaller folder).
     try:
-        with as_file(files("studio.resources").joinpath(name)) as path:
-            # An installed or editable package has real files, so the path stays valid after the `with`.
-            return Path(path) if Path(path).is_file() else None
-    except (ModuleNotFoundError, FileNotFoundError, OSError) as exc:
+        import studio.resources as package
+    except ImportError as exc:
         log.warning("Resource %s not found: %s", name, exc)
         return None
+    path = Path(package.__file__).parent / name
+    if not path.is_file():
+        log.warning("Resource %s not found in %s", name, path.parent)
+        return None
+    return path
 
 
 def sample_csv() -> Path | None:

@@ -13,11 +13,7 @@ from studio.core import events as ev
 from studio.core.config import TrainConfig
 from studio.core.errors import StudioError
 from studio.core.paths import config_dir
-from studio.ui.pages.data_page import DataPage
-from studio.ui.pages.evaluate_page import EvaluatePage
-from studio.ui.pages.inference_page import JUST_TRAINED, InferencePage
 from studio.ui.pages.model_page import ModelPage
-from studio.ui.pages.train_page import TrainPage
 from studio.ui.settings import load_settings, save_settings
 from studio.ui.tasks import TaskError, TaskRunner
 from studio.ui.training_controller import TrainingController
@@ -27,13 +23,17 @@ log = logging.getLogger(__name__)
 
 # The heavy libraries start loading this long after the window is up, so that it paints first.
 HEAVY_START_MS = 800
+# A deferred window (the app's) builds its other pages once it has painted, or after this long at the latest.
+BUILD_PAGES_LATEST_MS = 1000
 PAGES = ("Model", "Data", "Train", "Evaluate", "Inference")
 
 
 class MainWindow(QMainWindow):
     """Model → Data → Train → Evaluate → Inference, in one window that never waits on the engine."""
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, *, deferred: bool = False):
+        """Build the window; with deferred=True (the app) only the Model page comes at once, the rest
+        (and with them numpy and pyqtgraph) just after the first paint, so that the window shows sooner."""
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.setWindowTitle("Fine-Tuning Studio")
@@ -44,19 +44,17 @@ class MainWindow(QMainWindow):
         self._waiting_for_model = False  # Train was pressed before the model had been read
 
         self.model_page = ModelPage(self.tasks, self.settings)
-        self.data_page = DataPage(self.tasks, self.settings)
-        self.train_page = TrainPage(self.tasks, self.settings)
-        self.evaluate_page = EvaluatePage(self.settings)
-        self.inference_page = InferencePage(self.tasks, self.settings)
+        self.model_page.setObjectName("modelPage")
+        self.data_page = self.train_page = self.evaluate_page = self.inference_page = None
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
         self.stack = QStackedWidget()
         self.stack.setObjectName("pages")
-        for name, page in zip(PAGES, (self.model_page, self.data_page, self.train_page, self.evaluate_page,
-                                      self.inference_page)):
-            page.setObjectName(f"{name.lower()}Page")
+        self.stack.addWidget(self.model_page)
+        for name in PAGES:
             self.sidebar.addItem(name)
-            self.stack.addWidget(page)
+        for _ in PAGES[1:]:
+            self.stack.addWidget(QWidget())  # placeholders until _build_pages
         self.sidebar.setFixedWidth(150)
         central = QWidget()
         layout = QHBoxLayout(central)
@@ -72,15 +70,49 @@ class MainWindow(QMainWindow):
         self.run_state = QLabel("")
         self.run_state.setObjectName("runState")
         self.statusBar().addPermanentWidget(self.run_state)
-
-        self._connect()
+        self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         self._restore_window()
+        self._build_after_paint = deferred
+        if deferred:
+            QTimer.singleShot(BUILD_PAGES_LATEST_MS, self._build_pages)  # in case it is never painted
+        else:
+            self._build_pages()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().paintEvent(event)
+        if self._build_after_paint:
+            # A 0 ms timer runs after this paint pass is flushed: the user sees the window, then the pages fill.
+            self._build_after_paint = False
+            QTimer.singleShot(0, self._build_pages)
+
+    @Slot()
+    def _build_pages(self) -> None:
+        """The Data, Train, Evaluate and Inference pages, in place of their placeholders."""
+        if self._closing or self.data_page is not None:
+            return
+        from studio.ui.pages.data_page import DataPage
+        from studio.ui.pages.evaluate_page import EvaluatePage
+        from studio.ui.pages.inference_page import InferencePage
+        from studio.ui.pages.train_page import TrainPage
+
+        self.data_page = DataPage(self.tasks, self.settings)
+        self.train_page = TrainPage(self.tasks, self.settings)
+        self.evaluate_page = EvaluatePage(self.settings)
+        self.inference_page = InferencePage(self.tasks, self.settings)
+        pages = (self.data_page, self.train_page, self.evaluate_page, self.inference_page)
+        for index, (name, page) in enumerate(zip(PAGES[1:], pages), start=1):
+            page.setObjectName(f"{name.lower()}Page")
+            placeholder = self.stack.widget(index)
+            self.stack.insertWidget(index, page)
+            self.stack.removeWidget(placeholder)
+            placeholder.deleteLater()
+        self.stack.setCurrentIndex(self.sidebar.currentRow())
+        self._connect()
         self.data_page.load_initial()
         self.train_page.runs.refresh()
         QTimer.singleShot(HEAVY_START_MS, self._on_heavy_start)
 
     def _connect(self) -> None:
-        self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.model_page.model_changed.connect(self._on_model_changed)
         self.model_page.model_inspected.connect(self._on_model_inspected)
         self.model_page.model_failed.connect(self._on_model_failed)
@@ -201,6 +233,8 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_run_finished(self, event: ev.Finished) -> None:
         self.evaluate_page.show_results(event.model_dir, event.metrics, event.stopped)
+        from studio.ui.pages.inference_page import JUST_TRAINED
+
         run = Path(event.run_dir).name
         self.inference_page.set_model_folder(event.model_dir, f"{JUST_TRAINED} ({run})")
         self.statusBar().showMessage(("Training stopped" if event.stopped else "Training finished")
@@ -305,11 +339,13 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop and wait for every thread, then save the settings; safe to call more than once."""
         self.training.shutdown()
-        self.inference_page.shutdown()
+        if self.inference_page is not None:
+            self.inference_page.shutdown()
         self.tasks.wait()
         QThreadPool.globalInstance().waitForDone()
-        self.train_page.form.store(self.settings.hyperparameters)
-        self.settings.hyperparameters.validation_share = self.data_page.validation_share()
+        if self.train_page is not None:  # a deferred window closed before its pages were built
+            self.train_page.form.store(self.settings.hyperparameters)
+            self.settings.hyperparameters.validation_share = self.data_page.validation_share()
         # settings.model is the last model that was read or trained, not whatever is typed at the moment.
         save_settings(self.settings)
         self._save_window()

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QLabel, QPushButton,
                                QVBoxLayout, QWidget)
 
 from studio.core.config import BUILTIN_MODEL
-from studio.core.modeling import ModelInfo, inspect_model
 from studio.ui import formatting
 from studio.ui.settings import Settings
 from studio.ui.tasks import TaskError, TaskRunner
 from studio.ui.warmup import ensure_libraries
 from studio.ui.widgets import MessageLabel, page_header, row
+
+if TYPE_CHECKING:
+    from studio.core.modeling import ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,8 @@ TYPING_PAUSE_MS = 600
 def inspect_in_background(spec: str, allow_pickle: bool) -> ModelInfo:
     """What the model is (on a pool thread): the libraries first, then its config, without the weights."""
     ensure_libraries()
+    from studio.core.modeling import inspect_model
+
     return inspect_model(spec, allow_pickle=allow_pickle)
 
 
