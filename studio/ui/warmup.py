@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes
 import gc
-import importlib.util
 import logging
 import sys
 import threading
@@ -54,6 +52,9 @@ def ensure_libraries() -> None:
 
 def _preload_torch_libraries() -> None:
     """dlopen torch's libraries without the GIL, so that `import torch` finds them loaded (Linux only)."""
+    import ctypes  # here, not at the top: this module is on the path that draws the first window
+    import importlib.util
+
     if not sys.platform.startswith("linux"):
         return
     spec = importlib.util.find_spec("torch")
