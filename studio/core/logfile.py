@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from studio.core.paths import log_dir
 
-_handler: RotatingFileHandler | None = None
+_handler: logging.Handler | None = None
 
 
 def log_file() -> Path:
@@ -20,6 +19,9 @@ def setup_file_logging(level: int = logging.INFO) -> Path:
     global _handler
     path = log_file()
     if _handler is None:
+        # Imported here: logging.handlers brings socket, pickle and queue, which the app's first window can do without.
+        from logging.handlers import RotatingFileHandler
+
         _handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
         _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root = logging.getLogger("studio")

@@ -8,7 +8,7 @@ import sys
 import threading
 import traceback
 
-from PySide6.QtCore import QObject, Qt, QtMsgType, Signal, Slot, qInstallMessageHandler
+from PySide6.QtCore import QObject, Qt, QtMsgType, QTimer, Signal, Slot, qInstallMessageHandler
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -93,16 +93,40 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 
 def run_app(argv: list[str] | None = None) -> int:
     """Open the main window and run until it closes; returns the exit status."""
-    from studio.core.logfile import setup_file_logging
+    from studio.core.logfile import log_file
     from studio.ui.main_window import MainWindow
 
     app = create_application(argv)
-    log_path = setup_file_logging()
-    qInstallMessageHandler(_qt_message_handler)
-    reporter = ErrorReporter(log_path, app)
+    reporter = ErrorReporter(log_file(), app)
     reporter.install()
     window = MainWindow(deferred=True)
     app.aboutToQuit.connect(window.shutdown)
+    # The log file opens once the window has painted (or a second on at the latest): the user sees it sooner.
+    window.first_painted.connect(_start_file_log)
+    QTimer.singleShot(1000, _start_file_log)
     window.show()
-    log.info("Fine-Tuning Studio %s started", __version__)
+    _quit_after_env_delay(window)
     return app.exec()
+
+
+_file_log_started = False
+
+
+def _start_file_log() -> None:
+    """The studio's and Qt's log records go to the log file from now on (once)."""
+    global _file_log_started
+    from studio.core.logfile import setup_file_logging
+
+    if _file_log_started:
+        return
+    _file_log_started = True
+    setup_file_logging()
+    qInstallMessageHandler(_qt_message_handler)
+    log.info("Fine-Tuning Studio %s started", __version__)
+
+
+def _quit_after_env_delay(window) -> None:
+    """Close the window after STUDIO_QUIT_AFTER_MS milliseconds when set: the bundle smoke test checks a clean exit."""
+    delay = os.environ.get("STUDIO_QUIT_AFTER_MS", "").strip()
+    if delay.isdigit():
+        QTimer.singleShot(int(delay), window.close)

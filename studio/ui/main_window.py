@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, QThreadPool, QTimer, Slot
+from PySide6.QtCore import QByteArray, QSettings, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLayout, QListWidget, QMainWindow, QMessageBox, QStackedWidget,
                                QWidget)
 
@@ -30,6 +30,8 @@ PAGES = ("Model", "Data", "Train", "Evaluate", "Inference")
 
 class MainWindow(QMainWindow):
     """Model → Data → Train → Evaluate → Inference, in one window that never waits on the engine."""
+
+    first_painted = Signal()  # once, just after the window's first paint pass
 
     def __init__(self, parent: QWidget | None = None, *, deferred: bool = False):
         """Build the window; with deferred=True (the app) only the Model page comes at once, the rest
@@ -73,6 +75,7 @@ class MainWindow(QMainWindow):
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         self._restore_window()
         self._build_after_paint = deferred
+        self._painted = False
         if deferred:
             QTimer.singleShot(BUILD_PAGES_LATEST_MS, self._build_pages)  # in case it is never painted
         else:
@@ -80,6 +83,9 @@ class MainWindow(QMainWindow):
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            QTimer.singleShot(0, self.first_painted.emit)
         if self._build_after_paint:
             # A 0 ms timer runs after this paint pass is flushed: the user sees the window, then the pages fill.
             self._build_after_paint = False
