@@ -110,6 +110,17 @@ class Stopwatch:
         return False
 
 
+def add_training_run_args(p) -> None:
+    """The options of a benchmark that trains the engine on one dataset: which rows, and the hyperparameters."""
+    p.add_argument("--dataset", choices=("sms_spam", "ag_news"), default="sms_spam")
+    p.add_argument("--rows", type=int, default=None, help="training rows (stratified, seeded); default all")
+    p.add_argument("--validation-rows", type=int, default=None, help="default: all (sms_spam), 1,000 (ag_news)")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--learning-rate", type=float, default=5e-5)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-length", type=int, default=128)
+
+
 def percentile(values, q: float) -> float:
     """Linear-interpolated percentile (q in 0..100) of a non-empty sequence."""
     data = sorted(values)

@@ -33,21 +33,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import (SHARED_DATA, emit_result, machine_info, prepare_dataset, print_table,  # noqa: E402
-                               setup_environment)
+from benchmarks.common import (SHARED_DATA, add_training_run_args, emit_result, machine_info,  # noqa: E402
+                               prepare_dataset, print_table, setup_environment)
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="tiny run: 160 rows, max length 64, small matmuls")
     p.add_argument("--out", help="also write the figures to this JSON file")
-    p.add_argument("--dataset", choices=("sms_spam", "ag_news"), default="sms_spam")
-    p.add_argument("--rows", type=int, default=None, help="training rows (stratified, seeded); default all")
-    p.add_argument("--validation-rows", type=int, default=None, help="default: all (sms_spam), 1,000 (ag_news)")
-    p.add_argument("--epochs", type=float, default=1.0)
-    p.add_argument("--learning-rate", type=float, default=5e-5)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-length", type=int, default=128)
+    add_training_run_args(p)
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
                    help="the engine's precision setting (default: its own choice)")
     p.add_argument("--sizes", default="1024,2048,3072,4096", help="square matmul sizes for the peak")

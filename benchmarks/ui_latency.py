@@ -33,8 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import (SHARED_DATA, child_result, emit_result, machine_info, median,  # noqa: E402
-                               percentile, prepare_dataset, print_table, ratio, run_child, setup_environment)
+from benchmarks.common import (SHARED_DATA, add_training_run_args, child_result, emit_result,  # noqa: E402
+                               machine_info, median, percentile, prepare_dataset, print_table, ratio, run_child,
+                               setup_environment)
 
 PROBE_MS = 5
 
@@ -43,13 +44,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="128 training rows, max length 64, 3 first-window runs")
     p.add_argument("--out", help="also write the figures to this JSON file")
-    p.add_argument("--dataset", choices=("sms_spam", "ag_news"), default="sms_spam")
-    p.add_argument("--rows", type=int, default=None, help="training rows (stratified, seeded); default all")
-    p.add_argument("--validation-rows", type=int, default=None, help="default: all (sms_spam), 1,000 (ag_news)")
-    p.add_argument("--epochs", type=float, default=1.0)
-    p.add_argument("--learning-rate", type=float, default=5e-5)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-length", type=int, default=128)
+    add_training_run_args(p)
     p.add_argument("--window-runs", type=int, default=7, help="timed first-window runs of each kind")
     p.add_argument("--skip-training", action="store_true", help="only the first-window part")
     p.add_argument("--skip-window", action="store_true", help="only the training part")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, make_dataclass
 from pathlib import Path
 
+from studio.core.config import TrainConfig
 from studio.core.paths import config_dir
 
 log = logging.getLogger(__name__)
@@ -17,18 +18,15 @@ SETTINGS_FILE = "settings.json"
 RECENT_LIMIT = 8
 
 
-@dataclass
-class Hyperparameters:
-    """The Train page's values, as the user last left them (the TrainConfig defaults at first)."""
-
-    learning_rate: float = 5e-5
-    epochs: float = 3.0
-    batch_size: int = 32
-    max_length: int = 128
-    freeze_layers: int = 0
-    seed: int = 42
-    evaluations_per_epoch: int = 1
-    validation_share: float = 0.1
+# The Train page's values, as the user last left them; their defaults are TrainConfig's, the one place they live.
+HYPERPARAMETERS = ("learning_rate", "epochs", "batch_size", "max_length", "freeze_layers", "seed",
+                   "evaluations_per_epoch", "validation_share")
+Hyperparameters = make_dataclass(
+    "Hyperparameters",
+    [(f.name, f.type, field(default=f.default)) for f in fields(TrainConfig) if f.name in HYPERPARAMETERS],
+    namespace={"__doc__": "The Train page's values, as the user last left them (TrainConfig's defaults at first)."},
+)
+Hyperparameters.__module__ = __name__
 
 
 @dataclass
