@@ -1,23 +1,12 @@
 """A real run of the built-in all-MiniLM-L6-v2 on a few hundred rows of sms_spam: it must learn spam."""
 
-import csv
-
 from studio.core.config import TrainConfig
 from studio.core.inference import Predictor
 from studio.core.training import run_training
 
 
-def _head(src, dst, n):
-    with open(src, encoding="utf-8") as f:
-        rows = list(csv.reader(f))[: n + 1]
-    with open(dst, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(rows)
-    return dst
-
-
-def test_builtin_model_learns_sms_spam(sms_dir, tmp_path):
-    train = _head(sms_dir / "train.csv", tmp_path / "train.csv", 400)
-    validation = _head(sms_dir / "validation.csv", tmp_path / "validation.csv", 150)
+def test_builtin_model_learns_sms_spam(sms_spam_csvs, tmp_path):
+    train, validation = sms_spam_csvs
     out = tmp_path / "model"
     result = run_training(TrainConfig(train_csv=str(train), validation_csv=str(validation), epochs=2,
                                       batch_size=16, learning_rate=1e-4, max_length=64, output_dir=str(out)))
