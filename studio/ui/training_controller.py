@@ -56,8 +56,9 @@ class TrainingController(QObject):
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.finished.connect(thread.quit)
-        worker.finished.connect(worker.deleteLater)
-        # Ours first: it drops the references before deleteLater destroys the thread object.
+        # No worker.deleteLater: the worker comes back to this thread and goes with our last reference to it
+        # (see TrainingWorker._return_to_gui_thread). Ours first: it drops the references before deleteLater
+        # destroys the thread object.
         thread.finished.connect(self._on_thread_finished)
         thread.finished.connect(thread.deleteLater)
         for name in _RELAYED:
@@ -93,9 +94,8 @@ class TrainingController(QObject):
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        # `finished` comes just before the thread ends, and the worker's deleteLater still runs on it after:
-        # dropping our references (which can delete the objects) before it has ended raced with that delete
-        # and crashed about one test run in eight.
+        # `finished` comes just before the thread ends: dropping our references (which deletes the worker)
+        # while it still ran crashed about one test run in eight.
         if self._thread is not None:
             self._thread.wait()
         self._thread = self._worker = self._stop = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Signal, Slot
 
 from studio.core import events as ev
 from studio.core.config import TrainConfig
@@ -71,7 +71,17 @@ class TrainingWorker(QObject):
         finally:
             if self._engine_failure is not None:
                 self._fail(self._engine_failure)
+            self._return_to_gui_thread()
             self.finished.emit()
+
+    def _return_to_gui_thread(self) -> None:
+        # The worker must be destroyed on the GUI thread. Destroyed on the training thread (deleteLater),
+        # ~QObject holds one of Qt's pooled signal-slot mutexes while PySide waits there for the GIL; the
+        # GUI thread, holding the GIL, could wait for the same pooled mutex in any connect(): a deadlock
+        # that hung about one test run in ten. Only the object's own thread may move it, so it is done here.
+        app = QCoreApplication.instance()
+        if app is not None and self.thread() is not app.thread():
+            self.moveToThread(app.thread())
 
     def _fail(self, message: str) -> None:
         # One sentence per run: the engine reports Failed and then raises, and errors before its run folder
