@@ -81,22 +81,32 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
         except UnicodeDecodeError as exc:
             raise DataError(f"{name} starts like UTF-16 text but is not; save it as UTF-8 CSV.") from exc
     if b"\x00" in raw[:8192]:
-        raise DataError(f"{name} is a binary file, not a CSV file; save the data as CSV (comma-separated values).")
-    if raw.startswith(b"\xef\xbb\xbf"):
-        encoding = "utf-8-sig"
-    else:
-        encoding = "utf-8"
+        raise DataError(_binary(name))
+    encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
     try:
-        return raw.decode(encoding), encoding
+        text = raw.decode(encoding)
     except UnicodeDecodeError:
-        pass
-    # Not UTF-8: most such files come from Excel on Windows (cp1252); latin-1 takes any byte.
-    for legacy in ("cp1252", "latin-1"):
+        # Not UTF-8: most such files come from Excel on Windows (cp1252); latin-1 takes any byte.
         try:
-            return raw.decode(legacy), legacy
+            encoding = "cp1252"
+            text = raw.decode(encoding)
         except UnicodeDecodeError:
-            continue
-    raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
+            encoding = "latin-1"
+            text = raw.decode(encoding)
+        if _mostly_control_characters(text[:8192]):
+            raise DataError(_binary(name)) from None
+    return text, encoding
+
+
+def _binary(name: str) -> str:
+    return f"{name} is a binary file, not a CSV file; save the data as CSV (comma-separated values)."
+
+
+def _mostly_control_characters(sample: str) -> bool:
+    # A legacy code page decodes any bytes, so a binary file without NUL bytes would pass as text (random bytes
+    # read as latin-1 are about a quarter control characters); text, even with a stray one or two, has almost none.
+    controls = sum(1 for ch in sample if (ch < " " and ch not in "\t\r\n") or "\x7f" <= ch <= "\x9f")
+    return controls > max(8, len(sample) // 10)
 
 
 def sniff_delimiter(text: str) -> str:

@@ -45,6 +45,7 @@ def test_quoted_newlines_stay_in_one_cell(tmp_path):
         (b"text,text\na,b\n", "more than one column named 'text'"),
         (b"text,label\na,b\nc,d,e,f\n", "Line 3 of bad.csv has 4 fields but the header has 2"),
         (b"a\x00b\x00c,d\n", "binary file"),
+        (bytes(range(1, 256)) * 20, "binary file"),  # no NUL byte, and cp1252 or latin-1 decodes it
         (b'text,label\na,b\n"open,x\nc,d\n', "Line 3 of bad.csv opens a quote (\") that is never closed"),
     ],
 )
