@@ -53,8 +53,7 @@ BUNDLE="$DIST/fine-tuning-studio"
 say() { printf '\n== %s\n' "$*"; }
 
 PY="$VENV/bin/python"
-VERSION="$("$PYTHON" -c "import ast; t = ast.parse(open('studio/__init__.py').read())
-print(next(n.value.value for n in t.body if isinstance(n, ast.Assign) and n.targets[0].id == '__version__'))")"
+VERSION="$("$PYTHON" packaging/version.py)"
 
 if [ "$BUILD" = 1 ]; then
 # --- the build environment ---------------------------------------------------------------------------------------

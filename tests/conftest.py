@@ -55,7 +55,7 @@ def sms_spam_csvs(tmp_path) -> tuple[Path, Path]:
         train_rows = _csv_rows(shared / "train.csv")[:401]
         validation_rows = [train_rows[0]] + _csv_rows(shared / "validation.csv")[1:151]
     else:
-        sample = _csv_rows(Path(__file__).resolve().parents[1] / "resources" / "sample_sms_spam.csv")
+        sample = _csv_rows(SAMPLE_CSV)
         train_rows, validation_rows = sample[:401], [sample[0]] + sample[401:551]
     return (write_csv(tmp_path / "sms_train.csv", train_rows[1:], header=tuple(train_rows[0])),
             write_csv(tmp_path / "sms_validation.csv", validation_rows[1:], header=tuple(validation_rows[0])))

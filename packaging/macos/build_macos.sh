@@ -57,8 +57,7 @@ fi
 
 say "PyInstaller"
 "$PY" -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath "$WORKPATH" packaging/studio.spec
-VERSION="$("$PY" -c "import ast; t = ast.parse(open('studio/__init__.py').read())
-print(next(n.value.value for n in t.body if isinstance(n, ast.Assign) and n.targets[0].id == '__version__'))")"
+VERSION="$("$PY" packaging/version.py)"
 "$APP/Contents/MacOS/studio" --version
 codesign --verify --deep --strict "$APP"
 echo "app: $APP ($(du -sh "$APP" | cut -f1))"

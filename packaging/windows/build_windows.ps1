@@ -45,7 +45,7 @@ if ($ownVenv) {
 Write-Host "== PyInstaller"
 Invoke-Checked $py @("-m", "PyInstaller", "--noconfirm", "--log-level", "WARN", "--distpath", "dist",
                      "--workpath", "build\pyinstaller", "packaging\studio.spec")
-$version = (& $py -c "import ast; t = ast.parse(open('studio/__init__.py').read()); print(next(n.value.value for n in t.body if isinstance(n, ast.Assign) and n.targets[0].id == '__version__'))").Trim()
+$version = (& $py packaging/version.py).Trim()
 Invoke-Checked "dist\fine-tuning-studio\studio.exe" @("--version")
 $size = (Get-ChildItem -Recurse -File "dist\fine-tuning-studio" | Measure-Object -Sum Length).Sum / 1MB
 Write-Host ("bundle: dist\fine-tuning-studio ({0:N0} MiB), version {1}" -f $size, $version)

@@ -74,32 +74,29 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
     """Decode bytes as UTF-8 (with or without BOM), UTF-16 with BOM, or a legacy 8-bit code page."""
     for magic, what in _MAGIC:
         if raw.startswith(magic):
-            raise DataError(f"{name} is {what}, not a CSV file; save the data as CSV (comma-separated values).")
+            raise DataError(_not_csv(name, what))
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return raw.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as exc:
             raise DataError(f"{name} starts like UTF-16 text but is not; save it as UTF-8 CSV.") from exc
     if b"\x00" in raw[:8192]:
-        raise DataError(_binary(name))
-    encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError:
-        # Not UTF-8: most such files come from Excel on Windows (cp1252); latin-1 takes any byte.
+        raise DataError(_not_csv(name, "a binary file"))
+    utf8 = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
+    # Not UTF-8: most such files come from Excel on Windows (cp1252); latin-1 takes any byte, so the loop ends.
+    for encoding in (utf8, "cp1252", "latin-1"):
         try:
-            encoding = "cp1252"
             text = raw.decode(encoding)
+            break
         except UnicodeDecodeError:
-            encoding = "latin-1"
-            text = raw.decode(encoding)
-        if _mostly_control_characters(text[:8192]):
-            raise DataError(_binary(name)) from None
+            continue
+    if encoding != utf8 and _mostly_control_characters(text[:8192]):
+        raise DataError(_not_csv(name, "a binary file"))
     return text, encoding
 
 
-def _binary(name: str) -> str:
-    return f"{name} is a binary file, not a CSV file; save the data as CSV (comma-separated values)."
+def _not_csv(name: str, what: str) -> str:
+    return f"{name} is {what}, not a CSV file; save the data as CSV (comma-separated values)."
 
 
 def _mostly_control_characters(sample: str) -> bool:

@@ -115,11 +115,11 @@ _file_log_started = False
 def _start_file_log() -> None:
     """The studio's and Qt's log records go to the log file from now on (once)."""
     global _file_log_started
-    from studio.core.logfile import setup_file_logging
-
     if _file_log_started:
         return
     _file_log_started = True
+    from studio.core.logfile import setup_file_logging
+
     setup_file_logging()
     qInstallMessageHandler(_qt_message_handler)
     log.info("Fine-Tuning Studio %s started", __version__)
