@@ -38,6 +38,7 @@ def setup_environment() -> None:
 
 # Data ----------------------------------------------------------------------------------------------------
 
+
 def read_rows(path: str | Path) -> tuple[list[str], list[str]]:
     """(texts, labels) of a `text,label` CSV."""
     with open(path, newline="", encoding="utf-8") as handle:
@@ -55,7 +56,7 @@ def write_rows(path: str | Path, texts: list[str], labels: list[str]) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["text", "label"])
-        writer.writerows(zip(texts, labels))
+        writer.writerows(zip(texts, labels, strict=False))
     return path
 
 
@@ -80,8 +81,14 @@ def stratified_subsample(texts: list[str], labels: list[str], n: int | None, see
     return [texts[i] for i in chosen], [labels[i] for i in chosen]
 
 
-def prepare_dataset(name: str, folder: Path, train_rows: int | None, validation_rows: int | None,
-                    seed: int = 42, data_dir: Path = SHARED_DATA) -> tuple[Path, Path, dict]:
+def prepare_dataset(
+    name: str,
+    folder: Path,
+    train_rows: int | None,
+    validation_rows: int | None,
+    seed: int = 42,
+    data_dir: Path = SHARED_DATA,
+) -> tuple[Path, Path, dict]:
     """Write the (subsampled) train and validation CSVs of a dataset under folder; return their paths and sizes."""
     train_file, validation_file = DATASETS[name]
     texts, labels = read_rows(data_dir / train_file)
@@ -90,12 +97,19 @@ def prepare_dataset(name: str, folder: Path, train_rows: int | None, validation_
     v_texts, v_labels = stratified_subsample(v_texts, v_labels, validation_rows, seed)
     train = write_rows(folder / name / "train.csv", texts, labels)
     validation = write_rows(folder / name / "validation.csv", v_texts, v_labels)
-    info = {"dataset": name, "train_rows": len(texts), "validation_rows": len(v_texts),
-            "labels": sorted(set(labels)), "train_source": train_file, "validation_source": validation_file}
+    info = {
+        "dataset": name,
+        "train_rows": len(texts),
+        "validation_rows": len(v_texts),
+        "labels": sorted(set(labels)),
+        "train_source": train_file,
+        "validation_source": validation_file,
+    }
     return train, validation, info
 
 
 # Timing and statistics ----------------------------------------------------------------------------------
+
 
 class Stopwatch:
     """with Stopwatch() as sw: ...; sw.seconds"""
@@ -170,6 +184,7 @@ def machine_info() -> dict:
 
 # Output ---------------------------------------------------------------------------------------------------
 
+
 def fmt(value, digits: int = 2) -> str:
     if value is None:
         return "-"
@@ -180,7 +195,7 @@ def fmt(value, digits: int = 2) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
-        if value != 0 and abs(value) < 10 ** -digits:
+        if value != 0 and abs(value) < 10**-digits:
             return f"{value:.2e}"
         return f"{value:,.{digits}f}"
     return str(value)
@@ -194,7 +209,7 @@ def print_table(title: str, headers: list[str], rows: list[list], digits: int = 
     numeric = [all(isinstance(row[i], (int, float)) or row[i] is None for row in rows) for i in range(len(headers))]
 
     def line(values):
-        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric))
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=False))
 
     print(f"\n{title}", file=file)
     print(line([str(h) for h in headers]), file=file)
@@ -223,29 +238,37 @@ def _jsonable(value):
 
 # Child processes ------------------------------------------------------------------------------------------
 
+
 def child_result(payload: dict) -> None:
     """In a child: hand the figures back to the parent (see run_child)."""
     print(CHILD_MARK + json.dumps(payload, default=_jsonable), flush=True)
 
 
-def run_child(argv: list[str], env: dict | None = None, timeout: float | None = None,
-              log_path: Path | None = None, verbose: bool = False) -> dict:
+def run_child(
+    argv: list[str],
+    env: dict | None = None,
+    timeout: float | None = None,
+    log_path: Path | None = None,
+    verbose: bool = False,
+) -> dict:
     """Run a Python child, return the payload of its last child_result line plus its whole-process wall time."""
     full_env = {**os.environ, **(env or {})}
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, *argv], env=full_env, capture_output=True, text=True,
-                          timeout=timeout, cwd=str(REPO))
+    proc = subprocess.run(
+        [sys.executable, *argv], env=full_env, capture_output=True, text=True, timeout=timeout, cwd=str(REPO)
+    )
     wall = time.perf_counter() - started
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_path.write_text(f"$ {' '.join(argv)}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}",
-                            encoding="utf-8")
+        log_path.write_text(
+            f"$ {' '.join(argv)}\n--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}", encoding="utf-8"
+        )
     if verbose:
         sys.stderr.write(proc.stderr[-4000:])
     payload = None
     for line in proc.stdout.splitlines():
         if line.startswith(CHILD_MARK):
-            payload = json.loads(line[len(CHILD_MARK):])
+            payload = json.loads(line[len(CHILD_MARK) :])
     if proc.returncode != 0 or payload is None:
         tail = "\n".join((proc.stdout + "\n" + proc.stderr).strip().splitlines()[-30:])
         raise RuntimeError(f"child {' '.join(argv[:3])} failed (exit {proc.returncode}):\n{tail}")
@@ -255,10 +278,21 @@ def run_child(argv: list[str], env: dict | None = None, timeout: float | None = 
 
 # The reference script ---------------------------------------------------------------------------------------
 
-def build_reference_trainer(train_csv: Path, validation_csv: Path, output_dir: Path, padding: str = "max_length",
-                            learning_rate: float = 5e-5, epochs: float = 1.0, batch_size: int = 32,
-                            max_length: int = 128, seed: int = 42, model_path: str | Path | None = None,
-                            callbacks: list | None = None, timings: dict | None = None):
+
+def build_reference_trainer(
+    train_csv: Path,
+    validation_csv: Path,
+    output_dir: Path,
+    padding: str = "max_length",
+    learning_rate: float = 5e-5,
+    epochs: float = 1.0,
+    batch_size: int = 32,
+    max_length: int = 128,
+    seed: int = 42,
+    model_path: str | Path | None = None,
+    callbacks: list | None = None,
+    timings: dict | None = None,
+):
     """The reference text-classification script's Trainer on our CSVs.
 
     As the HF example (run_classification / run_glue) runs: set_seed, AutoModelForSequenceClassification with
@@ -269,8 +303,15 @@ def build_reference_trainer(train_csv: Path, validation_csv: Path, output_dir: P
     Returns (trainer, validation dataset, label names).
     """
     from datasets import Dataset
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
-                              TrainingArguments, default_data_collator, set_seed)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+        default_data_collator,
+        set_seed,
+    )
 
     if padding not in ("max_length", "batch"):
         raise ValueError("padding is 'max_length' or 'batch'")
@@ -288,8 +329,11 @@ def build_reference_trainer(train_csv: Path, validation_csv: Path, output_dir: P
     with Stopwatch() as sw:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
         model = AutoModelForSequenceClassification.from_pretrained(
-            model_path, num_labels=len(label_list), label2id=label_to_id,
-            id2label={i: label for label, i in label_to_id.items()})
+            model_path,
+            num_labels=len(label_list),
+            label2id=label_to_id,
+            id2label={i: label for label, i in label_to_id.items()},
+        )
     timings["load_seconds"] = sw.seconds
 
     pad = "max_length" if padding == "max_length" else False
@@ -301,9 +345,11 @@ def build_reference_trainer(train_csv: Path, validation_csv: Path, output_dir: P
 
     with Stopwatch() as sw:
         train_ds = Dataset.from_dict({"sentence": texts, "label": labels}).map(
-            preprocess, batched=True, remove_columns=["sentence", "label"], desc="Running tokenizer on dataset")
+            preprocess, batched=True, remove_columns=["sentence", "label"], desc="Running tokenizer on dataset"
+        )
         val_ds = Dataset.from_dict({"sentence": v_texts, "label": v_labels}).map(
-            preprocess, batched=True, remove_columns=["sentence", "label"], desc="Running tokenizer on dataset")
+            preprocess, batched=True, remove_columns=["sentence", "label"], desc="Running tokenizer on dataset"
+        )
     timings["tokenize_seconds"] = sw.seconds
 
     args = TrainingArguments(
@@ -317,8 +363,15 @@ def build_reference_trainer(train_csv: Path, validation_csv: Path, output_dir: P
         report_to="none",
     )
     collator = default_data_collator if padding == "max_length" else DataCollatorWithPadding(tokenizer)
-    trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
-                      processing_class=tokenizer, data_collator=collator, callbacks=callbacks)
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=val_ds,
+        processing_class=tokenizer,
+        data_collator=collator,
+        callbacks=callbacks,
+    )
     return trainer, val_ds, label_list
 
 
@@ -356,6 +409,7 @@ def step_clock_callback():
 
 
 # A PySide6 defect the benchmarks must survive ----------------------------------------------------------------
+
 
 def singleton_refcount_leaks(calls: int = 200) -> dict:
     """References lost per call, on this PySide6: to True per Signal.emit() from Python, and to None per
@@ -401,8 +455,11 @@ def guard_singleton_refcounts() -> dict:
             ctypes.c_ssize_t.from_address(id(singleton)).value += 10**9
         import PySide6
 
-        print(f"warning: PySide6 {PySide6.__version__} on Python {sys.version.split()[0]} loses a reference to True "
-              f"per Signal.emit() ({leaks['true_per_emit']:+.2f}) and to None per Python slot called from C++ "
-              f"({leaks['none_per_slot_call']:+.2f}); the app aborts once either count reaches zero. References "
-              "added so that this benchmark can finish.", file=sys.stderr)
+        print(
+            f"warning: PySide6 {PySide6.__version__} on Python {sys.version.split()[0]} loses a reference to True "
+            f"per Signal.emit() ({leaks['true_per_emit']:+.2f}) and to None per Python slot called from C++ "
+            f"({leaks['none_per_slot_call']:+.2f}); the app aborts once either count reaches zero. References "
+            "added so that this benchmark can finish.",
+            file=sys.stderr,
+        )
     return {**leaks, "leaking": leaking}

@@ -33,8 +33,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import (SHARED_DATA, add_training_run_args, emit_result, machine_info,  # noqa: E402
-                               prepare_dataset, print_table, setup_environment)
+from benchmarks.common import (
+    SHARED_DATA,
+    add_training_run_args,
+    emit_result,
+    machine_info,
+    prepare_dataset,
+    print_table,
+    setup_environment,
+)
 
 
 def parse_args(argv=None):
@@ -42,8 +49,12 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true", help="tiny run: 160 rows, max length 64, small matmuls")
     p.add_argument("--out", help="also write the figures to this JSON file")
     add_training_run_args(p)
-    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
-                   help="the engine's precision setting (default: its own choice)")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16"),
+        help="the engine's precision setting (default: its own choice)",
+    )
     p.add_argument("--sizes", default="1024,2048,3072,4096", help="square matmul sizes for the peak")
     p.add_argument("--matmul-repeats", type=int, default=5)
     p.add_argument("--seed", type=int, default=42)
@@ -59,6 +70,7 @@ def parse_args(argv=None):
 
 
 # Peak -------------------------------------------------------------------------------------------------------
+
 
 def matmul_rate(torch, m: int, k: int, n: int, dtype, repeats: int) -> float:
     """Best FLOP/s of torch.mm(a[m,k], b[k,n]) over `repeats` timed calls, after one warm-up."""
@@ -85,11 +97,14 @@ def measure_peaks(torch, sizes: list[int], repeats: int) -> dict:
 
 def model_shaped_rates(torch, tokens: int, hidden: int, intermediate: int, repeats: int) -> dict:
     """FLOP/s of the model's own largest matmul (tokens x hidden @ hidden x intermediate): the kernel ceiling."""
-    return {name: matmul_rate(torch, tokens, hidden, intermediate, dtype, repeats)
-            for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
+    return {
+        name: matmul_rate(torch, tokens, hidden, intermediate, dtype, repeats)
+        for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))
+    }
 
 
 # Counting the training batches -----------------------------------------------------------------------------
+
 
 class TokenCounter:
     def __init__(self):
@@ -128,6 +143,7 @@ def non_embedding_parameters(model) -> tuple[int, int]:
 
 # Main ----------------------------------------------------------------------------------------------------------
 
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     setup_environment()
@@ -148,10 +164,12 @@ def main(argv=None) -> int:
     print("measuring the matmul peak ...", file=sys.stderr, flush=True)
     peaks_before = measure_peaks(torch, sizes, args.matmul_repeats)
 
-    validation_rows = args.validation_rows if args.validation_rows is not None else (
-        1000 if args.dataset == "ag_news" else None)
-    train_csv, validation_csv, info = prepare_dataset(args.dataset, tmp / "data", args.rows, validation_rows,
-                                                      args.seed, args.data_dir)
+    validation_rows = (
+        args.validation_rows if args.validation_rows is not None else (1000 if args.dataset == "ag_news" else None)
+    )
+    train_csv, validation_csv, info = prepare_dataset(
+        args.dataset, tmp / "data", args.rows, validation_rows, args.seed, args.data_dir
+    )
     counter = TokenCounter()
     install_counter(counter)
     last_progress: dict = {}
@@ -161,9 +179,17 @@ def main(argv=None) -> int:
             last_progress["elapsed_s"] = event.elapsed_s
             last_progress["step"] = event.step
 
-    config = TrainConfig(train_csv=str(train_csv), validation_csv=str(validation_csv), model=BUILTIN_MODEL,
-                         learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size,
-                         max_length=args.max_length, seed=args.seed, precision=args.precision)
+    config = TrainConfig(
+        train_csv=str(train_csv),
+        validation_csv=str(validation_csv),
+        model=BUILTIN_MODEL,
+        learning_rate=args.learning_rate,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        seed=args.seed,
+        precision=args.precision,
+    )
     print(f"training the engine on {info['train_rows']} {args.dataset} rows ...", file=sys.stderr, flush=True)
     result = run_training(config, reporter)
     metrics = result.metrics
@@ -203,23 +229,61 @@ def main(argv=None) -> int:
             "efficiency_vs_applicable_peak": rate / peaks[applies],
             "efficiency_vs_fp32_peak_over_train_seconds": rate_train / peaks["fp32"],
         }
-        rows.append([name, count / 1e12, rate / 1e9, rate_train / 1e9, rate / peaks["fp32"], rate / peaks["bf16"],
-                     rate / peaks[applies]])
+        rows.append(
+            [
+                name,
+                count / 1e12,
+                rate / 1e9,
+                rate_train / 1e9,
+                rate / peaks["fp32"],
+                rate / peaks["bf16"],
+                rate / peaks[applies],
+            ]
+        )
 
-    print_table("Matmul peak (torch.mm, square, best of sizes; GFLOP/s)",
-                ["dtype", *[f"n={n} before" for n in sizes], "best after", "peak",
-                 f"model shape {mean_batch_tokens}x{hidden}x{intermediate}"],
-                [[name, *[peaks_before[name]["by_size"][n] / 1e9 for n in sizes], peaks_after[name]["peak_flops"] / 1e9,
-                  peaks[name] / 1e9, shaped[name] / 1e9] for name in ("fp32", "bf16")], digits=1)
-    print_table(f"Training: {info['train_rows']:,} {args.dataset} rows, {args.epochs:g} epoch(s), batch "
-                f"{args.batch_size}, max length {args.max_length}, precision {precision}; {counter.batches} steps, "
-                f"{counter.real:,} real / {counter.padded:,} padded tokens; N = {n_params:,} non-embedding "
-                f"parameters; steps {steps_seconds:.2f} s (engine train_seconds {metrics['train_seconds']:.2f} s)",
-                ["FLOPs counted", "TFLOP", "GFLOP/s (steps)", "GFLOP/s (train_seconds)", "of fp32 peak",
-                 "of bf16 peak", f"of {applies} peak (applies)"], rows, digits=3)
+    print_table(
+        "Matmul peak (torch.mm, square, best of sizes; GFLOP/s)",
+        [
+            "dtype",
+            *[f"n={n} before" for n in sizes],
+            "best after",
+            "peak",
+            f"model shape {mean_batch_tokens}x{hidden}x{intermediate}",
+        ],
+        [
+            [
+                name,
+                *[peaks_before[name]["by_size"][n] / 1e9 for n in sizes],
+                peaks_after[name]["peak_flops"] / 1e9,
+                peaks[name] / 1e9,
+                shaped[name] / 1e9,
+            ]
+            for name in ("fp32", "bf16")
+        ],
+        digits=1,
+    )
+    print_table(
+        f"Training: {info['train_rows']:,} {args.dataset} rows, {args.epochs:g} epoch(s), batch "
+        f"{args.batch_size}, max length {args.max_length}, precision {precision}; {counter.batches} steps, "
+        f"{counter.real:,} real / {counter.padded:,} padded tokens; N = {n_params:,} non-embedding "
+        f"parameters; steps {steps_seconds:.2f} s (engine train_seconds {metrics['train_seconds']:.2f} s)",
+        [
+            "FLOPs counted",
+            "TFLOP",
+            "GFLOP/s (steps)",
+            "GFLOP/s (train_seconds)",
+            "of fp32 peak",
+            "of bf16 peak",
+            f"of {applies} peak (applies)",
+        ],
+        rows,
+        digits=3,
+    )
     target = figures["model_6NT"]["efficiency_vs_fp32_peak"] >= 0.5
-    print(f"target (model FLOP/s >= 0.5 of the fp32 peak): {'PASS' if target else 'FAIL'}; "
-          f"the run's precision is {precision}, so the {applies} peak is the one that applies")
+    print(
+        f"target (model FLOP/s >= 0.5 of the fp32 peak): {'PASS' if target else 'FAIL'}; "
+        f"the run's precision is {precision}, so the {applies} peak is the one that applies"
+    )
 
     result_json = {
         "benchmark": "cpu_efficiency",
@@ -227,18 +291,27 @@ def main(argv=None) -> int:
         "command": "python benchmarks/cpu_efficiency.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": {**machine_info(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__},
         "data": info,
-        "settings": {k: getattr(args, k) for k in ("epochs", "learning_rate", "batch_size", "max_length", "seed",
-                                                    "precision")},
+        "settings": {
+            k: getattr(args, k) for k in ("epochs", "learning_rate", "batch_size", "max_length", "seed", "precision")
+        },
         "precision_mode": precision,
         "applicable_peak": applies,
         "peaks_flops": peaks,
         "peaks_before": peaks_before,
         "peaks_after": peaks_after,
         "model_shaped_matmul_flops": {"shape": [mean_batch_tokens, hidden, intermediate], **shaped},
-        "model": {"non_embedding_parameters": n_params, "total_parameters": total_params, "layers": layers,
-                  "hidden": hidden},
-        "tokens": {"batches": counter.batches, "real": counter.real, "padded": counter.padded,
-                   "padding_share": 1 - counter.real / max(1, counter.padded)},
+        "model": {
+            "non_embedding_parameters": n_params,
+            "total_parameters": total_params,
+            "layers": layers,
+            "hidden": hidden,
+        },
+        "tokens": {
+            "batches": counter.batches,
+            "real": counter.real,
+            "padded": counter.padded,
+            "padding_share": 1 - counter.real / max(1, counter.padded),
+        },
         "steps_seconds": steps_seconds,
         "train_seconds": metrics["train_seconds"],
         "f1": metrics["f1"],

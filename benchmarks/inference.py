@@ -27,9 +27,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import (SHARED_DATA, emit_result, machine_info, median, percentile,  # noqa: E402
-                               prepare_dataset, print_table, ratio, read_rows, setup_environment,
-                               stratified_subsample, write_rows)
+from benchmarks.common import (
+    SHARED_DATA,
+    emit_result,
+    machine_info,
+    median,
+    percentile,
+    prepare_dataset,
+    print_table,
+    ratio,
+    read_rows,
+    setup_environment,
+    stratified_subsample,
+    write_rows,
+)
 
 
 def parse_args(argv=None):
@@ -63,10 +74,18 @@ def train_folder(args, tmp: Path) -> Path:
     from studio.core.config import BUILTIN_MODEL, TrainConfig
     from studio.core.training import run_training
 
-    train_csv, validation_csv, _ = prepare_dataset("sms_spam", tmp / "train-data", args.train_rows,
-                                                   max(32, args.train_rows // 4), args.seed, args.data_dir)
-    config = TrainConfig(train_csv=str(train_csv), validation_csv=str(validation_csv), model=BUILTIN_MODEL,
-                         epochs=1.0, max_length=args.train_max_length, seed=args.seed, device=args.device)
+    train_csv, validation_csv, _ = prepare_dataset(
+        "sms_spam", tmp / "train-data", args.train_rows, max(32, args.train_rows // 4), args.seed, args.data_dir
+    )
+    config = TrainConfig(
+        train_csv=str(train_csv),
+        validation_csv=str(validation_csv),
+        model=BUILTIN_MODEL,
+        epochs=1.0,
+        max_length=args.train_max_length,
+        seed=args.seed,
+        device=args.device,
+    )
     print(f"training a model folder on {args.train_rows} sms_spam rows ...", file=sys.stderr, flush=True)
     return run_training(config).model_dir
 
@@ -84,11 +103,12 @@ def pipeline_csv(pipe, input_csv: Path, output_csv: Path, batch_size: int) -> in
     with open(output_csv, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow([*header, "predicted_label", "score", *[f"p({label})" for label in labels]])
-        for row, scores in zip(rows, outputs):
+        for row, scores in zip(rows, outputs, strict=False):
             by_label = {d["label"]: d["score"] for d in scores}
             best = max(scores, key=lambda d: d["score"])
-            writer.writerow([*row, best["label"], f"{best['score']:.6f}",
-                             *[f"{by_label[label]:.6f}" for label in labels]])
+            writer.writerow(
+                [*row, best["label"], f"{best['score']:.6f}", *[f"{by_label[label]:.6f}" for label in labels]]
+            )
     return len(rows)
 
 
@@ -139,8 +159,11 @@ def main(argv=None) -> int:
             latency[name].append((time.perf_counter() - t) * 1000)
 
     # A CSV file, end to end.
-    source_train, source_test = ("ag_news/train.csv", "ag_news/test.csv") if args.csv_dataset == "ag_news" else (
-        "sms_spam/train.csv", "sms_spam/test.csv")
+    source_train, source_test = (
+        ("ag_news/train.csv", "ag_news/test.csv")
+        if args.csv_dataset == "ag_news"
+        else ("sms_spam/train.csv", "sms_spam/test.csv")
+    )
     c_texts, c_labels = read_rows(args.data_dir / source_test)
     if args.csv_rows > len(c_texts):
         more_texts, more_labels = read_rows(args.data_dir / source_train)
@@ -161,7 +184,7 @@ def main(argv=None) -> int:
             csv_seconds[name].append(time.perf_counter() - t)
             assert n == len(c_texts)
     a, b = predicted_labels(outputs["predictor"]), predicted_labels(outputs["pipeline"])
-    agreement = sum(x == y for x, y in zip(a, b)) / max(1, len(a))
+    agreement = sum(x == y for x, y in zip(a, b, strict=False)) / max(1, len(a))
 
     figures = {}
     for name in ("predictor", "pipeline"):
@@ -181,16 +204,24 @@ def main(argv=None) -> int:
         "latency_p90_speedup": ratio(q["latency_ms_p90"], p["latency_ms_p90"]),
         "csv_throughput_ratio": ratio(p["csv_rows_per_second"], q["csv_rows_per_second"]),
     }
-    print_table(f"Prediction on {args.device} with {folder.name} ({args.calls} single-text calls after "
-                f"{args.warmup} warm-up; CSV of {len(c_texts):,} {args.csv_dataset} rows, median of {args.repeats})",
-                ["figure", "Predictor", "pipeline", "Predictor advantage (x)"],
-                [["single text, median ms", p["latency_ms_median"], q["latency_ms_median"],
-                  speedups["latency_median_speedup"]],
-                 ["single text, p90 ms", p["latency_ms_p90"], q["latency_ms_p90"], speedups["latency_p90_speedup"]],
-                 ["CSV rows/s", p["csv_rows_per_second"], q["csv_rows_per_second"],
-                  speedups["csv_throughput_ratio"]],
-                 ["CSV seconds", p["csv_seconds"], q["csv_seconds"], None],
-                 ["load seconds", p["load_seconds"], q["load_seconds"], None]], digits=2)
+    print_table(
+        f"Prediction on {args.device} with {folder.name} ({args.calls} single-text calls after "
+        f"{args.warmup} warm-up; CSV of {len(c_texts):,} {args.csv_dataset} rows, median of {args.repeats})",
+        ["figure", "Predictor", "pipeline", "Predictor advantage (x)"],
+        [
+            [
+                "single text, median ms",
+                p["latency_ms_median"],
+                q["latency_ms_median"],
+                speedups["latency_median_speedup"],
+            ],
+            ["single text, p90 ms", p["latency_ms_p90"], q["latency_ms_p90"], speedups["latency_p90_speedup"]],
+            ["CSV rows/s", p["csv_rows_per_second"], q["csv_rows_per_second"], speedups["csv_throughput_ratio"]],
+            ["CSV seconds", p["csv_seconds"], q["csv_seconds"], None],
+            ["load seconds", p["load_seconds"], q["load_seconds"], None],
+        ],
+        digits=2,
+    )
     targets = {
         "latency_at_most_pipeline": p["latency_ms_median"] <= q["latency_ms_median"],
         "csv_throughput_at_least_pipeline": p["csv_rows_per_second"] >= q["csv_rows_per_second"],

@@ -27,8 +27,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import (emit_result, guard_singleton_refcounts, machine_info, median,  # noqa: E402
-                               print_table, rss_mb, setup_environment)
+from benchmarks.common import (
+    emit_result,
+    guard_singleton_refcounts,
+    machine_info,
+    median,
+    print_table,
+    rss_mb,
+    setup_environment,
+)
 
 
 def parse_args(argv=None):
@@ -100,9 +107,19 @@ def main(argv=None) -> int:
 
     total_steps = args.points
     worker.report(ev.RunCreated(run_dir=str(Path(tmp_holder.name) / "run")))
-    worker.report(ev.RunStarted(run_dir=str(Path(tmp_holder.name) / "run"), total_steps=total_steps,
-                                train_rows=total_steps * 32, validation_rows=1000, labels=("ham", "spam"),
-                                device="cpu", precision="fp32", trainable_parameters=1, total_parameters=1))
+    worker.report(
+        ev.RunStarted(
+            run_dir=str(Path(tmp_holder.name) / "run"),
+            total_steps=total_steps,
+            train_rows=total_steps * 32,
+            validation_rows=1000,
+            labels=("ham", "spam"),
+            device="cpu",
+            precision="fp32",
+            trainable_parameters=1,
+            total_parameters=1,
+        )
+    )
     spin(0.5)
     gc.collect()
     rss_before = rss_mb()
@@ -122,10 +139,21 @@ def main(argv=None) -> int:
             loss = 0.7 * math.exp(-step / (args.points / 3)) + 0.05 * math.sin(step / 7.0) ** 2
             worker.report(ev.LossLogged(step=step, epoch=step / total_steps, loss=loss, learning_rate=5e-5))
             if args.evaluate_every and step % args.evaluate_every == 0:
-                worker.report(ev.Evaluated(step=step, epoch=step / total_steps, loss=loss, accuracy=0.9, f1=0.85,
-                                           precision=0.86, recall=0.84, labels=("ham", "spam")))
-                worker.report(ev.Progress(step=step, total_steps=total_steps, epoch=step / total_steps,
-                                          elapsed_s=1.0, eta_s=1.0))
+                worker.report(
+                    ev.Evaluated(
+                        step=step,
+                        epoch=step / total_steps,
+                        loss=loss,
+                        accuracy=0.9,
+                        f1=0.85,
+                        precision=0.86,
+                        recall=0.84,
+                        labels=("ham", "spam"),
+                    )
+                )
+                worker.report(
+                    ev.Progress(step=step, total_steps=total_steps, epoch=step / total_steps, elapsed_s=1.0, eta_s=1.0)
+                )
             if step == 1000:
                 first_thousand.set()
             if step % args.chunk == 0:
@@ -158,7 +186,7 @@ def main(argv=None) -> int:
     spin(0.2)
     rss_after = rss_mb()
     sampler.stop()
-    peak_rss = max(peak + [rss_after])
+    peak_rss = max([*peak, rss_after])
     points = len(curves.train_loss.series)
 
     growth = rss_after - rss_before
@@ -179,14 +207,24 @@ def main(argv=None) -> int:
         "redraw_ms_max": max(redraw_ms) if redraw_ms else None,
         "feed_seconds": feed_seconds,
     }
-    print_table(f"Live plots: {points:,} loss points ({figures['evaluations']} evaluations) through the Train "
-                f"page's path, offscreen, {len(redraw_ms)} timer redraws",
-                ["figure", "value"],
-                [["RSS before (MB)", rss_before], ["RSS after 1,000 points (MB)", rss_1k],
-                 ["RSS after (MB)", rss_after], ["RSS peak (MB)", peak_rss], ["growth (MB)", growth],
-                 ["growth since 1,000 points (MB)", figures["growth_since_1000_points_mb"]],
-                 ["peak growth (MB)", figures["peak_growth_mb"]], ["redraw median (ms)", figures["redraw_ms_median"]],
-                 ["redraw max (ms)", figures["redraw_ms_max"]], ["feeding time (s)", feed_seconds]], digits=2)
+    print_table(
+        f"Live plots: {points:,} loss points ({figures['evaluations']} evaluations) through the Train "
+        f"page's path, offscreen, {len(redraw_ms)} timer redraws",
+        ["figure", "value"],
+        [
+            ["RSS before (MB)", rss_before],
+            ["RSS after 1,000 points (MB)", rss_1k],
+            ["RSS after (MB)", rss_after],
+            ["RSS peak (MB)", peak_rss],
+            ["growth (MB)", growth],
+            ["growth since 1,000 points (MB)", figures["growth_since_1000_points_mb"]],
+            ["peak growth (MB)", figures["peak_growth_mb"]],
+            ["redraw median (ms)", figures["redraw_ms_median"]],
+            ["redraw max (ms)", figures["redraw_ms_max"]],
+            ["feeding time (s)", feed_seconds],
+        ],
+        digits=2,
+    )
     target = growth < 30
     print(f"target (growth < 30 MB over {points:,} points): {'PASS' if target else 'FAIL'}")
     if points != args.points:

@@ -27,7 +27,6 @@ F1 is macro F1 on the validation rows (the engine's final evaluation; the refere
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -35,12 +34,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import (REPO, SHARED_DATA, Stopwatch, child_result, emit_result, machine_info,  # noqa: E402
-                               prepare_dataset, print_table, ratio, run_child, setup_environment)
+from benchmarks.common import (
+    SHARED_DATA,
+    Stopwatch,
+    child_result,
+    emit_result,
+    machine_info,
+    prepare_dataset,
+    print_table,
+    ratio,
+    run_child,
+    setup_environment,
+)
 
 SYSTEMS = ("engine", "ref_batch", "ref_padded")
-LABELS = {"engine": "studio engine", "ref_batch": "reference, per-batch padding",
-          "ref_padded": "reference, padded to max length"}
+LABELS = {
+    "engine": "studio engine",
+    "ref_batch": "reference, per-batch padding",
+    "ref_padded": "reference, padded to max length",
+}
 
 
 def parse_args(argv=None):
@@ -49,8 +61,12 @@ def parse_args(argv=None):
     p.add_argument("--out", help="also write the figures to this JSON file")
     p.add_argument("--dataset", choices=("sms_spam", "ag_news", "both"), default="both")
     p.add_argument("--rows", type=int, default=None, help="training rows (stratified, seeded subsample); default all")
-    p.add_argument("--validation-rows", type=int, default=None,
-                   help="validation rows; default all of sms_spam's 558 and 2,000 of ag_news's test file")
+    p.add_argument(
+        "--validation-rows",
+        type=int,
+        default=None,
+        help="validation rows; default all of sms_spam's 558 and 2,000 of ag_news's test file",
+    )
     p.add_argument("--epochs", type=float, default=1.0)
     p.add_argument("--learning-rate", type=float, default=5e-5)
     p.add_argument("--batch-size", type=int, default=32)
@@ -75,6 +91,7 @@ def parse_args(argv=None):
 
 
 # Children ------------------------------------------------------------------------------------------------
+
 
 def child_engine(args) -> dict:
     started = time.perf_counter()
@@ -101,9 +118,16 @@ def child_engine(args) -> dict:
         elif isinstance(event, Finished):
             marks["finished"] = now
 
-    config = TrainConfig(train_csv=str(args.train), validation_csv=str(args.validation), model=BUILTIN_MODEL,
-                         learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size,
-                         max_length=args.max_length, seed=args.seed)
+    config = TrainConfig(
+        train_csv=str(args.train),
+        validation_csv=str(args.validation),
+        model=BUILTIN_MODEL,
+        learning_rate=args.learning_rate,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        seed=args.seed,
+    )
     called = time.perf_counter()
     result = run_training(config, reporter)
     done = time.perf_counter()
@@ -137,10 +161,19 @@ def child_reference(args, padding: str) -> dict:
     imported = time.perf_counter() - started
     timings: dict = {}
     clock = step_clock_callback()
-    trainer, val_ds, labels = build_reference_trainer(
-        args.train, args.validation, args.workdir / "out", padding=padding, learning_rate=args.learning_rate,
-        epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
-        callbacks=[clock], timings=timings)
+    trainer, val_ds, _labels = build_reference_trainer(
+        args.train,
+        args.validation,
+        args.workdir / "out",
+        padding=padding,
+        learning_rate=args.learning_rate,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        seed=args.seed,
+        callbacks=[clock],
+        timings=timings,
+    )
     with Stopwatch() as train:
         output = trainer.train()
     with Stopwatch() as evaluation:
@@ -172,24 +205,46 @@ def run_as_child(args) -> None:
 
 # Parent -----------------------------------------------------------------------------------------------------
 
+
 def bench_dataset(args, name: str, tmp: Path, systems: list[str]) -> dict:
     validation_rows = args.validation_rows
     if validation_rows is None and name == "ag_news":
         validation_rows = 2000
-    train, validation, info = prepare_dataset(name, tmp / "data", args.rows, validation_rows, args.seed,
-                                              args.data_dir)
+    train, validation, info = prepare_dataset(name, tmp / "data", args.rows, validation_rows, args.seed, args.data_dir)
     runs: dict[str, list[dict]] = {s: [] for s in systems}
     for repeat in range(args.repeats):
         for system in systems:
             workdir = tmp / f"{name}-{system}-{repeat}"
             workdir.mkdir(parents=True, exist_ok=True)
-            argv = [str(Path(__file__).resolve()), "--child", system, "--train", str(train), "--validation",
-                    str(validation), "--workdir", str(workdir), "--epochs", str(args.epochs), "--learning-rate",
-                    str(args.learning_rate), "--batch-size", str(args.batch_size), "--max-length",
-                    str(args.max_length), "--seed", str(args.seed)]
+            argv = [
+                str(Path(__file__).resolve()),
+                "--child",
+                system,
+                "--train",
+                str(train),
+                "--validation",
+                str(validation),
+                "--workdir",
+                str(workdir),
+                "--epochs",
+                str(args.epochs),
+                "--learning-rate",
+                str(args.learning_rate),
+                "--batch-size",
+                str(args.batch_size),
+                "--max-length",
+                str(args.max_length),
+                "--seed",
+                str(args.seed),
+            ]
             # A fresh studio home per run: its own runs and a cold tokenization cache, nothing in the user's folders.
-            env = {"STUDIO_HOME": str(workdir / "studio-home"), "HF_DATASETS_CACHE": str(workdir / "hf-datasets"),
-                   "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+            env = {
+                "STUDIO_HOME": str(workdir / "studio-home"),
+                "HF_DATASETS_CACHE": str(workdir / "hf-datasets"),
+                "HF_HUB_OFFLINE": "1",
+                "TRANSFORMERS_OFFLINE": "1",
+                "TOKENIZERS_PARALLELISM": "false",
+            }
             print(f"[{name}] {system} (run {repeat + 1}/{args.repeats}) ...", file=sys.stderr, flush=True)
             payload = run_child(argv, env=env, log_path=workdir / "child.log")
             runs[system].append(payload)
@@ -202,7 +257,7 @@ def bench_dataset(args, name: str, tmp: Path, systems: list[str]) -> dict:
         chosen["steps_samples_per_second"] = samples / chosen["steps_seconds"] if chosen.get("steps_seconds") else None
         chosen["all_train_seconds"] = [p["train_seconds"] for p in payloads]
         results[system] = chosen
-    for system, r in results.items():
+    for r in results.values():
         for ref in ("ref_padded", "ref_batch"):
             if ref in results:
                 base = results[ref]
@@ -228,20 +283,49 @@ def targets(results: dict) -> dict:
 
 def print_dataset(name: str, block: dict, args) -> None:
     info, results = block["data"], block["systems"]
-    headers = ["system", "precision", "train s", "steps s", "process s", "samples/s", "x padded", "x per-batch",
-               "steps x padded", "process x padded", "F1", "F1 pts vs padded"]
+    headers = [
+        "system",
+        "precision",
+        "train s",
+        "steps s",
+        "process s",
+        "samples/s",
+        "x padded",
+        "x per-batch",
+        "steps x padded",
+        "process x padded",
+        "F1",
+        "F1 pts vs padded",
+    ]
     rows = []
     for system in SYSTEMS:
         r = results.get(system)
         if r is None:
             continue
-        rows.append([LABELS[system], r["precision"], r["train_seconds"], r.get("steps_seconds"),
-                     r["process_wall_seconds"], r["samples_per_second"], r.get("speedup_vs_ref_padded"),
-                     r.get("speedup_vs_ref_batch"), r.get("steps_speedup_vs_ref_padded"),
-                     r.get("process_speedup_vs_ref_padded"), r["f1"], r.get("f1_points_vs_ref_padded")])
-    print_table(f"{name}: {info['train_rows']:,} training rows, {info['validation_rows']:,} validation rows, "
-                f"{args.epochs:g} epoch(s), lr {args.learning_rate:g}, batch {args.batch_size}, "
-                f"max length {args.max_length}", headers, rows, digits=3)
+        rows.append(
+            [
+                LABELS[system],
+                r["precision"],
+                r["train_seconds"],
+                r.get("steps_seconds"),
+                r["process_wall_seconds"],
+                r["samples_per_second"],
+                r.get("speedup_vs_ref_padded"),
+                r.get("speedup_vs_ref_batch"),
+                r.get("steps_speedup_vs_ref_padded"),
+                r.get("process_speedup_vs_ref_padded"),
+                r["f1"],
+                r.get("f1_points_vs_ref_padded"),
+            ]
+        )
+    print_table(
+        f"{name}: {info['train_rows']:,} training rows, {info['validation_rows']:,} validation rows, "
+        f"{args.epochs:g} epoch(s), lr {args.learning_rate:g}, batch {args.batch_size}, "
+        f"max length {args.max_length}",
+        headers,
+        rows,
+        digits=3,
+    )
     if block["targets"]:
         print("targets: " + ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in block["targets"].items()))
 
@@ -265,7 +349,7 @@ def main(argv=None) -> int:
     finally:
         if args.keep:
             print(f"kept {tmp}", file=sys.stderr)
-            tmp_holder._finalizer.detach()  # noqa: SLF001 - keep the folder for inspection
+            tmp_holder._finalizer.detach()
         else:
             tmp_holder.cleanup()
     for name, block in blocks.items():
@@ -274,8 +358,19 @@ def main(argv=None) -> int:
         "benchmark": "train_throughput",
         "quick": args.quick,
         "command": "python benchmarks/train_throughput.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "settings": {k: getattr(args, k) for k in ("epochs", "learning_rate", "batch_size", "max_length", "seed",
-                                                    "rows", "validation_rows", "repeats")},
+        "settings": {
+            k: getattr(args, k)
+            for k in (
+                "epochs",
+                "learning_rate",
+                "batch_size",
+                "max_length",
+                "seed",
+                "rows",
+                "validation_rows",
+                "repeats",
+            )
+        },
         "machine": machine_info(),
         "datasets": blocks,
         "wall_seconds": time.perf_counter() - started,

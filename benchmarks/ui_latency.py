@@ -33,9 +33,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import (SHARED_DATA, add_training_run_args, child_result, emit_result,  # noqa: E402
-                               machine_info, median, percentile, prepare_dataset, print_table, ratio, run_child,
-                               setup_environment)
+import itertools
+
+from benchmarks.common import (
+    SHARED_DATA,
+    add_training_run_args,
+    child_result,
+    emit_result,
+    machine_info,
+    median,
+    percentile,
+    prepare_dataset,
+    print_table,
+    ratio,
+    run_child,
+    setup_environment,
+)
 
 PROBE_MS = 5
 
@@ -67,14 +80,21 @@ def parse_args(argv=None):
 
 # Child: lateness while training ------------------------------------------------------------------------------
 
+
 def _lateness(ticks: list[float], start: float, end: float) -> dict:
     """Lateness (ms) of the ticks that fired in [start, end], each against the tick before it."""
-    late = [max(0.0, (b - a) * 1000 - PROBE_MS) for a, b in zip(ticks, ticks[1:]) if start <= b <= end]
+    late = [max(0.0, (b - a) * 1000 - PROBE_MS) for a, b in itertools.pairwise(ticks) if start <= b <= end]
     if not late:
         return {"ticks": 0, "p50_ms": None, "p99_ms": None, "max_ms": None, "over_16ms": 0, "seconds": end - start}
-    return {"ticks": len(late), "p50_ms": percentile(late, 50), "p99_ms": percentile(late, 99),
-            "max_ms": max(late), "over_16ms": sum(x > 16 for x in late), "over_100ms": sum(x > 100 for x in late),
-            "seconds": end - start}
+    return {
+        "ticks": len(late),
+        "p50_ms": percentile(late, 50),
+        "p99_ms": percentile(late, 99),
+        "max_ms": max(late),
+        "over_16ms": sum(x > 16 for x in late),
+        "over_100ms": sum(x > 100 for x in late),
+        "seconds": end - start,
+    }
 
 
 def child_latency(args) -> dict:
@@ -124,11 +144,19 @@ def child_latency(args) -> dict:
     validation_edit.returnPressed.emit()
     data_page = getattr(window, "data_page", None)
     if data_page is not None and hasattr(data_page, "loaded"):
-        wait_until(lambda: data_page.loaded() is not None and str(data_page.loaded().table.path) == str(args.train),
-                   120, "the training CSV to load")
+        wait_until(
+            lambda: data_page.loaded() is not None and str(data_page.loaded().table.path) == str(args.train),
+            120,
+            "the training CSV to load",
+        )
     # The settings.
-    values = {"learningRate": args.learning_rate, "epochs": args.epochs, "batchSize": args.batch_size,
-              "maxLength": args.max_length, "frozenLayers": 0}
+    values = {
+        "learningRate": args.learning_rate,
+        "epochs": args.epochs,
+        "batchSize": args.batch_size,
+        "maxLength": args.max_length,
+        "frozenLayers": 0,
+    }
     for name, value in values.items():
         box = find(name, QAbstractSpinBox)
         box.setValue(value)
@@ -141,7 +169,7 @@ def child_latency(args) -> dict:
     try:
         from studio.ui import warmup
 
-        wait_until(lambda: warmup._ready, 300, "the libraries to preload")  # noqa: SLF001
+        wait_until(lambda: warmup._ready, 300, "the libraries to preload")
     except ImportError:
         pass
     spin(0.5)
@@ -155,12 +183,19 @@ def child_latency(args) -> dict:
     finished: list = []
     training = getattr(window, "training", None)
     if training is not None:
-        for signal_name, key in (("run_started", "run_started"), ("run_finished", "run_finished"),
-                                 ("run_failed", "run_failed")):
+        for signal_name, key in (
+            ("run_started", "run_started"),
+            ("run_finished", "run_finished"),
+            ("run_failed", "run_failed"),
+        ):
             signal = getattr(training, signal_name, None)
             if signal is not None:
-                signal.connect(lambda *a, key=key: (marks.setdefault(key, time.perf_counter()),
-                                                    finished.extend(a) if key == "run_finished" else None))
+                signal.connect(
+                    lambda *a, key=key: (
+                        marks.setdefault(key, time.perf_counter()),
+                        finished.extend(a) if key == "run_finished" else None,
+                    )
+                )
     probe.start()
     idle_start = time.perf_counter()
     spin(1.0)
@@ -170,8 +205,10 @@ def child_latency(args) -> dict:
     refs_before = (sys.getrefcount(True), sys.getrefcount(None))
     train_button.click()
     if train_button.isEnabled():
-        raise RuntimeError("the Train button is still enabled after the click: training did not start "
-                           f"({find('trainStatus').text() if window.findChild(QWidget, 'trainStatus') else '?'})")
+        raise RuntimeError(
+            "the Train button is still enabled after the click: training did not start "
+            f"({find('trainStatus').text() if window.findChild(QWidget, 'trainStatus') else '?'})"
+        )
     # Until the training thread has ended: the Train button comes back.
     wait_until(lambda: train_button.isEnabled(), args.timeout, "the training to finish")
     ended = time.perf_counter()
@@ -216,23 +253,28 @@ def child_latency(args) -> dict:
 
 # Children: first window --------------------------------------------------------------------------------------
 
+
 def _watch_first_frame(app, window, t0: float) -> None:
     """Once the window has painted, note the time (after the paint pass: a 0 ms timer) and end the process."""
     from PySide6.QtCore import QEvent, QObject, QTimer
 
     def done(first_paint: float) -> None:
         frame = time.time() - t0
-        child_result({"first_paint_seconds": first_paint, "first_frame_seconds": frame,
-                      "modules": len(sys.modules),
-                      "heavy_imported": [m for m in ("torch", "transformers", "datasets", "sklearn")
-                                         if m in sys.modules]})
+        child_result(
+            {
+                "first_paint_seconds": first_paint,
+                "first_frame_seconds": frame,
+                "modules": len(sys.modules),
+                "heavy_imported": [m for m in ("torch", "transformers", "datasets", "sklearn") if m in sys.modules],
+            }
+        )
         sys.stdout.flush()
         os._exit(0)  # the frame is up; skip the shutdown, which is not what is measured
 
     class FirstPaint(QObject):
         seen = False
 
-        def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+        def eventFilter(self, obj, event):
             if not self.seen and event.type() == QEvent.Type.Paint and obj.isWidgetType() and obj.window() is window:
                 self.seen = True
                 painted = time.time() - t0
@@ -241,10 +283,11 @@ def _watch_first_frame(app, window, t0: float) -> None:
 
     watcher = FirstPaint(app)
     app.installEventFilter(watcher)
-    window._first_paint_watcher = watcher  # noqa: SLF001 - keep it alive
+    window._first_paint_watcher = watcher
     # A window that never paints must not hang the benchmark.
-    QTimer.singleShot(30_000, lambda: (child_result({"first_paint_seconds": None, "first_frame_seconds": None}),
-                                       os._exit(3)))
+    QTimer.singleShot(
+        30_000, lambda: (child_result({"first_paint_seconds": None, "first_frame_seconds": None}), os._exit(3))
+    )
 
 
 def child_window_app(args) -> None:
@@ -278,15 +321,33 @@ def child_window_bare(args) -> None:
 
 # Parent ------------------------------------------------------------------------------------------------------
 
+
 def measure_training(args, tmp: Path) -> dict:
-    validation_rows = args.validation_rows if args.validation_rows is not None else (
-        1000 if args.dataset == "ag_news" else None)
-    train, validation, info = prepare_dataset(args.dataset, tmp / "data", args.rows, validation_rows, args.seed,
-                                              args.data_dir)
-    argv = [str(Path(__file__).resolve()), "--child", "latency", "--train", str(train), "--validation",
-            str(validation), "--epochs", str(args.epochs), "--learning-rate", str(args.learning_rate),
-            "--batch-size", str(args.batch_size), "--max-length", str(args.max_length), "--timeout",
-            str(args.timeout)]
+    validation_rows = (
+        args.validation_rows if args.validation_rows is not None else (1000 if args.dataset == "ag_news" else None)
+    )
+    train, validation, info = prepare_dataset(
+        args.dataset, tmp / "data", args.rows, validation_rows, args.seed, args.data_dir
+    )
+    argv = [
+        str(Path(__file__).resolve()),
+        "--child",
+        "latency",
+        "--train",
+        str(train),
+        "--validation",
+        str(validation),
+        "--epochs",
+        str(args.epochs),
+        "--learning-rate",
+        str(args.learning_rate),
+        "--batch-size",
+        str(args.batch_size),
+        "--max-length",
+        str(args.max_length),
+        "--timeout",
+        str(args.timeout),
+    ]
     env = {"STUDIO_HOME": str(tmp / "home-latency"), "QT_QPA_PLATFORM": os.environ["QT_QPA_PLATFORM"]}
     print(f"training in the window on {info['train_rows']} {args.dataset} rows ...", file=sys.stderr, flush=True)
     payload = run_child(argv, env=env, timeout=args.timeout + 600, log_path=tmp / "latency.log")
@@ -299,23 +360,28 @@ def measure_first_window(args, tmp: Path) -> dict:
     env = {"STUDIO_HOME": str(home), "QT_QPA_PLATFORM": os.environ["QT_QPA_PLATFORM"]}
     times: dict[str, list[dict]] = {"app": [], "bare": []}
     for run in range(args.window_runs + 1):
-        for kind in (("app", "bare") if run % 2 == 0 else ("bare", "app")):
+        for kind in ("app", "bare") if run % 2 == 0 else ("bare", "app"):
             argv = [str(Path(__file__).resolve()), "--child", f"window-{kind}"]
             t0 = time.time()
-            payload = run_child([*argv, "--t0", repr(t0)], env=env, timeout=120,
-                                log_path=tmp / f"window-{kind}-{run}.log")
+            payload = run_child(
+                [*argv, "--t0", repr(t0)], env=env, timeout=120, log_path=tmp / f"window-{kind}-{run}.log"
+            )
             if run > 0:  # the first run of each only warms the disk cache
                 times[kind].append(payload)
     out = {}
     for kind, payloads in times.items():
         frames = [p["first_frame_seconds"] for p in payloads if p.get("first_frame_seconds") is not None]
         paints = [p["first_paint_seconds"] for p in payloads if p.get("first_paint_seconds") is not None]
-        out[kind] = {"first_frame_seconds_median": median(frames), "first_paint_seconds_median": median(paints),
-                     "first_frame_seconds_all": frames, "process_seconds_median":
-                         median([p["process_wall_seconds"] for p in payloads]),
-                     "heavy_imported": payloads[-1].get("heavy_imported") if payloads else None}
-    out["ratio_app_to_bare"] = ratio(out["app"]["first_frame_seconds_median"],
-                                     out["bare"]["first_frame_seconds_median"])
+        out[kind] = {
+            "first_frame_seconds_median": median(frames),
+            "first_paint_seconds_median": median(paints),
+            "first_frame_seconds_all": frames,
+            "process_seconds_median": median([p["process_wall_seconds"] for p in payloads]),
+            "heavy_imported": payloads[-1].get("heavy_imported") if payloads else None,
+        }
+    out["ratio_app_to_bare"] = ratio(
+        out["app"]["first_frame_seconds_median"], out["bare"]["first_frame_seconds_median"]
+    )
     return out
 
 
@@ -349,41 +415,71 @@ def main(argv=None) -> int:
             latency = measure_training(args, tmp)
             result["latency"] = latency
             rows = []
-            for label, block in (("idle, before the click", latency["idle_before_click"]),
-                                 ("whole training (click -> done)", latency["training"]),
-                                 ("  startup (data, model, tokens)", latency["phases"]["startup"]),
-                                 ("  training steps", latency["phases"]["steps"]),
-                                 ("  final evaluation, export", latency["phases"]["finish"])):
-                rows.append([label, block["seconds"], block["ticks"], block["p50_ms"], block["p99_ms"],
-                             block["max_ms"], block.get("over_16ms")])
+            for label, block in (
+                ("idle, before the click", latency["idle_before_click"]),
+                ("whole training (click -> done)", latency["training"]),
+                ("  startup (data, model, tokens)", latency["phases"]["startup"]),
+                ("  training steps", latency["phases"]["steps"]),
+                ("  final evaluation, export", latency["phases"]["finish"]),
+            ):
+                rows.append(
+                    [
+                        label,
+                        block["seconds"],
+                        block["ticks"],
+                        block["p50_ms"],
+                        block["p99_ms"],
+                        block["max_ms"],
+                        block.get("over_16ms"),
+                    ]
+                )
             info = latency["data"]
-            print_table(f"GUI thread lateness of a {PROBE_MS} ms timer while the window trains the built-in model on "
-                        f"{info['train_rows']:,} {args.dataset} rows ({args.epochs:g} epoch(s), batch "
-                        f"{args.batch_size}, max length {args.max_length}; precision {latency.get('precision')}, "
-                        f"train {latency.get('train_seconds')} s, F1 {latency.get('f1')})",
-                        ["period", "seconds", "ticks", "p50 ms", "p99 ms", "max ms", "ticks > 16 ms"], rows, digits=2)
+            print_table(
+                f"GUI thread lateness of a {PROBE_MS} ms timer while the window trains the built-in model on "
+                f"{info['train_rows']:,} {args.dataset} rows ({args.epochs:g} epoch(s), batch "
+                f"{args.batch_size}, max length {args.max_length}; precision {latency.get('precision')}, "
+                f"train {latency.get('train_seconds')} s, F1 {latency.get('f1')})",
+                ["period", "seconds", "ticks", "p50 ms", "p99 ms", "max ms", "ticks > 16 ms"],
+                rows,
+                digits=2,
+            )
             whole = latency["training"]
             result["targets"]["p99_at_most_16ms"] = whole["p99_ms"] is not None and whole["p99_ms"] <= 16
             result["targets"]["max_at_most_100ms"] = whole["max_ms"] is not None and whole["max_ms"] <= 100
             leaks = latency["pyside"]
             if leaks.get("leaking"):
-                print(f"warning: this PySide6 loses a reference to True per Signal.emit() "
-                      f"({leaks['true_per_emit']:+.0f}) and to None per Python slot or override called from C++ "
-                      f"({leaks['none_per_slot_call']:+.0f}); the app aborts when either count reaches zero "
-                      "(the benchmark added references to finish)")
+                print(
+                    f"warning: this PySide6 loses a reference to True per Signal.emit() "
+                    f"({leaks['true_per_emit']:+.0f}) and to None per Python slot or override called from C++ "
+                    f"({leaks['none_per_slot_call']:+.0f}); the app aborts when either count reaches zero "
+                    "(the benchmark added references to finish)"
+                )
         if not args.skip_window:
             print("timing the first window ...", file=sys.stderr, flush=True)
             window = measure_first_window(args, tmp)
             result["first_window"] = window
-            print_table(f"Time to first window (from before the process starts to the first painted frame; median of "
-                        f"{args.window_runs} runs each, alternating)",
-                        ["window", "first frame s", "first paint s", "process s (to exit)", "vs bare"],
-                        [["studio MainWindow (run_app)", window["app"]["first_frame_seconds_median"],
-                          window["app"]["first_paint_seconds_median"], window["app"]["process_seconds_median"],
-                          window["ratio_app_to_bare"]],
-                         ["bare PySide6 QMainWindow", window["bare"]["first_frame_seconds_median"],
-                          window["bare"]["first_paint_seconds_median"], window["bare"]["process_seconds_median"],
-                          1.0]], digits=3)
+            print_table(
+                f"Time to first window (from before the process starts to the first painted frame; median of "
+                f"{args.window_runs} runs each, alternating)",
+                ["window", "first frame s", "first paint s", "process s (to exit)", "vs bare"],
+                [
+                    [
+                        "studio MainWindow (run_app)",
+                        window["app"]["first_frame_seconds_median"],
+                        window["app"]["first_paint_seconds_median"],
+                        window["app"]["process_seconds_median"],
+                        window["ratio_app_to_bare"],
+                    ],
+                    [
+                        "bare PySide6 QMainWindow",
+                        window["bare"]["first_frame_seconds_median"],
+                        window["bare"]["first_paint_seconds_median"],
+                        window["bare"]["process_seconds_median"],
+                        1.0,
+                    ],
+                ],
+                digits=3,
+            )
             app_s = window["app"]["first_frame_seconds_median"]
             result["targets"]["first_window_at_most_1s"] = app_s <= 1.0
             result["targets"]["first_window_at_most_1.5x_bare"] = (window["ratio_app_to_bare"] or 99) <= 1.5

@@ -28,9 +28,9 @@ if __name__ == "__main__":
     multiprocessing.freeze_support()  # a frozen child process of multiprocessing runs its task and exits here
     if _launched_as_app():
         _give_windowed_process_streams()
-        from studio.cli import main_gui
+        from studio.launcher import main_gui
 
         sys.exit(main_gui())
-    from studio.cli import main
+    from studio.launcher import main
 
     sys.exit(main())

@@ -1,8 +1,8 @@
 """Make the platform icons from resources/icon.png with Qt (already in the build environment; no Pillow needed).
 
-    python packaging/icons.py hicolor OUT_DIR    # OUT_DIR/<N>x<N>/apps/fine-tuning-studio.png (+ scalable/*.svg)
-    python packaging/icons.py ico OUT_FILE       # Windows .ico (16 to 256 px)
-    python packaging/icons.py icns OUT_FILE      # macOS .icns
+python packaging/icons.py hicolor OUT_DIR    # OUT_DIR/<N>x<N>/apps/fine-tuning-studio.png (+ scalable/*.svg)
+python packaging/icons.py ico OUT_FILE       # Windows .ico (16 to 256 px)
+python packaging/icons.py icns OUT_FILE      # macOS .icns
 """
 
 from __future__ import annotations
@@ -17,8 +17,18 @@ ICON_NAME = "fine-tuning-studio"
 HICOLOR_SIZES = (16, 24, 32, 48, 64, 128, 256)
 ICO_SIZES = (16, 20, 24, 32, 40, 48, 64, 128, 256)
 # (type, pixels): 16, 32, 64, 128, 256 and 512 px, and the @2x variants the Finder and the Dock use.
-ICNS_TYPES = ((b"icp4", 16), (b"icp5", 32), (b"icp6", 64), (b"ic07", 128), (b"ic08", 256), (b"ic09", 512),
-              (b"ic11", 32), (b"ic12", 64), (b"ic13", 256), (b"ic14", 512))
+ICNS_TYPES = (
+    (b"icp4", 16),
+    (b"icp5", 32),
+    (b"icp6", 64),
+    (b"ic07", 128),
+    (b"ic08", 256),
+    (b"ic09", 512),
+    (b"ic11", 32),
+    (b"ic12", 64),
+    (b"ic13", 256),
+    (b"ic14", 512),
+)
 
 
 def _source_image():
@@ -72,7 +82,7 @@ def ico(out_file: Path) -> None:
     header = struct.pack("<HHH", 0, 1, len(images))  # reserved, type 1 = icon, count
     offset = len(header) + 16 * len(images)
     entries, payload = b"", b""
-    for size, png in zip(sizes, images):
+    for size, png in zip(sizes, images, strict=False):
         dim = 0 if size >= 256 else size  # 0 means 256 in an ICONDIRENTRY
         entries += struct.pack("<BBBBHHII", dim, dim, 0, 0, 1, 32, len(png), offset + len(payload))
         payload += png

@@ -57,27 +57,34 @@ def _locate(bundle: Path) -> tuple[Path, Path, Path]:
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in folder.rglob("*") if p.is_file() and not p.is_symlink()}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 def _run(cmd: list[str], env: dict, cwd: Path, timeout: float) -> subprocess.CompletedProcess:
     _say("$ " + " ".join(f'"{c}"' if " " in c else c for c in cmd))
     started = time.monotonic()
     try:
-        done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                              encoding="utf-8", errors="replace")
+        done = subprocess.run(
+            cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, encoding="utf-8", errors="replace"
+        )
     except subprocess.TimeoutExpired:
         _fail(f"{cmd[1] if len(cmd) > 1 else cmd[0]} ran past {timeout:.0f} s")
     _say(f"  exit {done.returncode} after {time.monotonic() - started:.1f} s")
     if done.returncode != 0:
-        _fail(f"{' '.join(cmd)} exited {done.returncode}\n--- stdout\n{done.stdout[-4000:]}\n"
-              f"--- stderr\n{done.stderr[-4000:]}")
+        _fail(
+            f"{' '.join(cmd)} exited {done.returncode}\n--- stdout\n{done.stdout[-4000:]}\n"
+            f"--- stderr\n{done.stderr[-4000:]}"
+        )
     return done
 
 
-def _check_gui(gui: Path, env: dict, cwd: Path, log_file: Path, version: str, start_timeout: float,
-               settle: float) -> None:
+def _check_gui(
+    gui: Path, env: dict, cwd: Path, log_file: Path, version: str, start_timeout: float, settle: float
+) -> None:
     _say(f"$ {gui} (offscreen)")
     output = cwd / "gui-output.txt"
     # An app that honours STUDIO_QUIT_AFTER_MS closes its window by itself (a stronger check: a clean shutdown,
@@ -91,29 +98,37 @@ def _check_gui(gui: Path, env: dict, cwd: Path, log_file: Path, version: str, st
             seen = None
             while time.monotonic() - started < start_timeout:
                 if proc.poll() is not None:
-                    _fail(f"the app exited with status {proc.returncode} before showing its window:\n"
-                          f"{output.read_text(errors='replace')[-4000:]}\n{_tail(log_file)}")
+                    _fail(
+                        f"the app exited with status {proc.returncode} before showing its window:\n"
+                        f"{output.read_text(errors='replace')[-4000:]}\n{_tail(log_file)}"
+                    )
                 match = STARTED.search(_read(log_file))
                 if match:
                     seen = match.group(1)
                     break
                 time.sleep(0.5)
             if seen is None:
-                _fail(f"no 'started' line in {log_file} within {start_timeout:.0f} s:\n{_tail(log_file)}\n"
-                      f"{output.read_text(errors='replace')[-4000:]}")
+                _fail(
+                    f"no 'started' line in {log_file} within {start_timeout:.0f} s:\n{_tail(log_file)}\n"
+                    f"{output.read_text(errors='replace')[-4000:]}"
+                )
             if seen != version:
                 _fail(f"the app says version {seen}, the CLI {version}")
             shown = time.monotonic()
-            _say(f"  main window shown after {shown - started:.1f} s; watching it {settle:.0f} s while it loads "
-                 "the training libraries and reads the built-in model")
+            _say(
+                f"  main window shown after {shown - started:.1f} s; watching it {settle:.0f} s while it loads "
+                "the training libraries and reads the built-in model"
+            )
             # A few seconds of grace past `settle` for an app that quits by itself.
             while time.monotonic() - shown < settle + 10:
                 if proc.poll() is not None:
                     if proc.returncode == 0 and time.monotonic() - shown >= settle * 0.5:
                         outcome = "closed itself cleanly (STUDIO_QUIT_AFTER_MS)"
                         break
-                    _fail(f"the app exited with status {proc.returncode} after showing its window:\n"
-                          f"{output.read_text(errors='replace')[-4000:]}\n{_tail(log_file)}")
+                    _fail(
+                        f"the app exited with status {proc.returncode} after showing its window:\n"
+                        f"{output.read_text(errors='replace')[-4000:]}\n{_tail(log_file)}"
+                    )
                 time.sleep(0.5)
         finally:
             if proc.poll() is None:
@@ -142,8 +157,12 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bundle", nargs="?", default=str(ROOT / "dist" / "fine-tuning-studio"),
-                        help="bundle folder, .app, or folder of launchers (default: dist/fine-tuning-studio)")
+    parser.add_argument(
+        "bundle",
+        nargs="?",
+        default=str(ROOT / "dist" / "fine-tuning-studio"),
+        help="bundle folder, .app, or folder of launchers (default: dist/fine-tuning-studio)",
+    )
     parser.add_argument("--sample", help="training CSV (default: the sample dataset inside the bundle)")
     parser.add_argument("--skip-gui", action="store_true", help="only the CLI steps")
     parser.add_argument("--start-timeout", type=float, default=180, help="seconds for the window to show")
@@ -167,10 +186,18 @@ def main(argv: list[str] | None = None) -> int:
     temp = Path(tempfile.mkdtemp(prefix="studio-smoke-"))
     home, work = temp / "home", temp / "work"
     work.mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "QT_PLUGIN_PATH")}
-    env.update(QT_QPA_PLATFORM="offscreen", STUDIO_HOME=str(home), HF_HUB_OFFLINE="1",
-               PYTHONIOENCODING="utf-8", PYTHONUNBUFFERED="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP", "QT_PLUGIN_PATH")
+    }
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        STUDIO_HOME=str(home),
+        HF_HUB_OFFLINE="1",
+        PYTHONIOENCODING="utf-8",
+        PYTHONUNBUFFERED="1",
+    )
     log_file = home / "logs" / "studio.log"
     _say(f"bundle {root}; STUDIO_HOME {home}")
     started = time.monotonic()
@@ -186,9 +213,29 @@ def main(argv: list[str] | None = None) -> int:
         _check_gui(gui, env, work, log_file, version, args.start_timeout, args.settle)
 
     model = temp / "model"
-    train = _run([str(cli), "train", "--train", str(sample), "--epochs", "0.05", "--batch-size", "16",
-                  "--max-length", "64", "--device", "cpu", "--seed", "7", "--output", str(model)],
-                 env, work, args.train_timeout)
+    train = _run(
+        [
+            str(cli),
+            "train",
+            "--train",
+            str(sample),
+            "--epochs",
+            "0.05",
+            "--batch-size",
+            "16",
+            "--max-length",
+            "64",
+            "--device",
+            "cpu",
+            "--seed",
+            "7",
+            "--output",
+            str(model),
+        ],
+        env,
+        work,
+        args.train_timeout,
+    )
     if not re.search(r"^run: ", train.stdout, re.MULTILINE):
         _fail(f"`studio train` printed no `run:` line:\n{train.stdout[-2000:]}")
     for name in ("config.json", "model.safetensors", "metrics.json"):
@@ -198,8 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"  trained: f1 {metrics.get('f1')}, accuracy {metrics.get('accuracy')}")
 
     texts = ["WINNER!! You have won a free prize. Call now to claim", "See you at lunch tomorrow?"]
-    predict = _run([str(cli), "predict", "--model", str(model), "--device", "cpu",
-                    "--text", texts[0], "--text", texts[1]], env, work, 300)
+    predict = _run(
+        [str(cli), "predict", "--model", str(model), "--device", "cpu", "--text", texts[0], "--text", texts[1]],
+        env,
+        work,
+        300,
+    )
     rows = [json.loads(line) for line in predict.stdout.splitlines() if line.strip().startswith("{")]
     if len(rows) != 2 or any(row.get("label") not in ("ham", "spam") for row in rows):
         _fail(f"unexpected `studio predict` output:\n{predict.stdout}")

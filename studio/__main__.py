@@ -2,6 +2,6 @@
 
 import sys
 
-from studio.cli import main
+from studio.launcher import main
 
 sys.exit(main())

@@ -22,8 +22,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="studio", description="Fine-Tuning Studio: fine-tune a transformer on your CSV data. "
-                     "Without a command, opens the desktop app.")
+    parser = _Parser(
+        prog="studio",
+        description="Fine-Tuning Studio: fine-tune a transformer on your CSV data. "
+        "Without a command, opens the desktop app.",
+    )
     parser.add_argument("--version", action="version", version=f"studio {__version__}")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
@@ -44,16 +47,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default: 0.01)")
     train.add_argument("--warmup-ratio", type=float, default=0.0, help="share of steps for learning-rate warm-up")
     train.add_argument("--evaluations-per-epoch", type=int, default=1, help="validation passes per epoch")
-    train.add_argument("--checkpoint-minutes", type=float, default=5.0,
-                       help="minutes between checkpoints to resume from after a crash (default: 5)")
+    train.add_argument(
+        "--checkpoint-minutes",
+        type=float,
+        default=5.0,
+        help="minutes between checkpoints to resume from after a crash (default: 5)",
+    )
     train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     train.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
     train.add_argument("--allow-pickle", action="store_true", help="allow pickle weights (only from sources you trust)")
     train.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
     train.add_argument("--output", metavar="DIR", help="folder to export the trained model to")
     train.add_argument("--resume", metavar="FOLDER", help="resume a stopped or crashed run from its folder")
-    train.add_argument("--retry-on-oom", action="store_true",
-                       help="if the GPU runs out of memory, retry with half the batch size and twice the accumulation")
+    train.add_argument(
+        "--retry-on-oom",
+        action="store_true",
+        help="if the GPU runs out of memory, retry with half the batch size and twice the accumulation",
+    )
 
     predict = commands.add_parser("predict", help="label texts or a CSV with an exported model")
     predict.add_argument("--model", metavar="DIR", required=True, help="exported model folder")
@@ -72,12 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; `studio` without one (the app) is studio.launcher's, so that this module never loads Qt."""
     argv = sys.argv[1:] if argv is None else argv
-    if not argv:
-        return _open_app()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command is None:
-        return _open_app()
+        parser.print_help()
+        return 0
     from studio.core.errors import StudioError
     from studio.core.logfile import setup_file_logging
 
@@ -91,25 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the user gets one line, the log file the traceback
+    except Exception as exc:
         log.exception("unexpected failure")
         print(f"error: unexpected failure ({type(exc).__name__}: {exc}); details are in {logfile}", file=sys.stderr)
         return 1
-
-
-def main_gui() -> int:
-    """Entry point of the windowed launcher."""
-    return _open_app()
-
-
-def _open_app() -> int:
-    try:
-        from studio.ui.app import run_app
-    except ImportError as exc:
-        print(f"error: the desktop app cannot start ({exc}); install PySide6 with `pip install pyside6-essentials`.",
-              file=sys.stderr)
-        return 2
-    return run_app()
 
 
 def _train(args) -> int:
@@ -133,15 +129,28 @@ def _train(args) -> int:
             result = resume_training(args.resume, reporter, stop, output_dir=args.output)
         else:
             config = TrainConfig(
-                train_csv=args.train, validation_csv=args.validation, model=args.model or BUILTIN_MODEL,
-                text_column=args.text_column, label_column=args.label_column, learning_rate=args.lr,
-                epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length,
-                freeze_layers=args.freeze_layers, seed=args.seed, validation_share=args.validation_share,
-                gradient_accumulation=args.gradient_accumulation, weight_decay=args.weight_decay,
-                warmup_ratio=args.warmup_ratio, evaluations_per_epoch=args.evaluations_per_epoch,
+                train_csv=args.train,
+                validation_csv=args.validation,
+                model=args.model or BUILTIN_MODEL,
+                text_column=args.text_column,
+                label_column=args.label_column,
+                learning_rate=args.lr,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                max_length=args.max_length,
+                freeze_layers=args.freeze_layers,
+                seed=args.seed,
+                validation_share=args.validation_share,
+                gradient_accumulation=args.gradient_accumulation,
+                weight_decay=args.weight_decay,
+                warmup_ratio=args.warmup_ratio,
+                evaluations_per_epoch=args.evaluations_per_epoch,
                 checkpoint_minutes=args.checkpoint_minutes,
-                device=args.device, precision=args.precision, allow_pickle=args.allow_pickle,
-                trust_remote_code=args.trust_remote_code, output_dir=args.output,
+                device=args.device,
+                precision=args.precision,
+                allow_pickle=args.allow_pickle,
+                trust_remote_code=args.trust_remote_code,
+                output_dir=args.output,
             )
             result = _train_retrying(config, reporter, stop, args.retry_on_oom)
     finally:
@@ -152,8 +161,10 @@ def _train(args) -> int:
         return 0  # the other torchrun ranks stay quiet; rank 0 reports
     m = result.metrics
     state = "stopped early; resume it with --resume" if result.stopped else "done"
-    print(f"{state}: f1 {m['f1']:.4f}, accuracy {m['accuracy']:.4f}, loss {m['loss']:.4f}, "
-          f"{m['train_seconds']:.1f} s of training")
+    print(
+        f"{state}: f1 {m['f1']:.4f}, accuracy {m['accuracy']:.4f}, loss {m['loss']:.4f}, "
+        f"{m['train_seconds']:.1f} s of training"
+    )
     if result.export_error:
         print(f"error: {result.export_error}", file=sys.stderr)
         return 2
@@ -170,10 +181,15 @@ def _train_retrying(config, reporter, stop, retry_on_oom: bool):
             return run_training(config, reporter, stop)
         except OutOfMemoryError as exc:
             if not retry_on_oom or exc.retry_config is None:
-                raise OutOfMemoryError(f"{exc} (--retry-on-oom does this for you)" if exc.retry_config else str(exc))
+                raise OutOfMemoryError(
+                    f"{exc} (--retry-on-oom does this for you)" if exc.retry_config else str(exc)
+                ) from exc
             config = exc.retry_config
-            print(f"warning: {exc}; retrying with batch size {config.batch_size} and gradient accumulation "
-                  f"{config.gradient_accumulation}", file=sys.stderr)
+            print(
+                f"warning: {exc}; retrying with batch size {config.batch_size} and gradient accumulation "
+                f"{config.gradient_accumulation}",
+                file=sys.stderr,
+            )
 
 
 def _stop_on_ctrl_c(stop: threading.Event) -> None:
@@ -203,10 +219,18 @@ def _predict(args) -> int:
 
     predictor = Predictor(args.model, device=args.device)
     if args.text:
-        for text, pred in zip(args.text, predictor.predict(args.text)):
-            print(json.dumps({"text": text, "label": pred.label, "score": round(pred.score, 6),
-                              "probabilities": {k: round(v, 6) for k, v in pred.probabilities.items()}},
-                             ensure_ascii=False))
+        for text, pred in zip(args.text, predictor.predict(args.text), strict=False):
+            print(
+                json.dumps(
+                    {
+                        "text": text,
+                        "label": pred.label,
+                        "score": round(pred.score, 6),
+                        "probabilities": {k: round(v, 6) for k, v in pred.probabilities.items()},
+                    },
+                    ensure_ascii=False,
+                )
+            )
         return 0
     rows = predictor.predict_csv(args.input, args.output, text_column=args.text_column)
     print(f"wrote {rows} predictions to {args.output}")

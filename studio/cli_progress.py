@@ -27,8 +27,14 @@ class TerminalReporter:
             if self.interactive:
                 from tqdm import tqdm
 
-                self.bar = tqdm(total=event.total_steps, initial=event.resumed_from_step, file=self.stream,
-                                unit="step", dynamic_ncols=True, desc="training")
+                self.bar = tqdm(
+                    total=event.total_steps,
+                    initial=event.resumed_from_step,
+                    file=self.stream,
+                    unit="step",
+                    dynamic_ncols=True,
+                    desc="training",
+                )
         elif isinstance(event, Progress):
             if self.bar is not None:
                 self.bar.update(event.step - self.bar.n)
@@ -37,8 +43,10 @@ class TerminalReporter:
         elif isinstance(event, LossLogged):
             self.loss = event.loss
         elif isinstance(event, Evaluated):
-            self._line(f"step {event.step} (epoch {event.epoch:.2f}): validation loss {event.loss:.4f}, "
-                       f"f1 {event.f1:.4f}, accuracy {event.accuracy:.4f}")
+            self._line(
+                f"step {event.step} (epoch {event.epoch:.2f}): validation loss {event.loss:.4f}, "
+                f"f1 {event.f1:.4f}, accuracy {event.accuracy:.4f}"
+            )
         elif isinstance(event, Failed):
             self.close()
 

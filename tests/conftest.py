@@ -12,7 +12,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import pytest  # noqa: E402
+import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 REPO = Path(__file__).resolve().parents[1]
@@ -36,8 +36,14 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(builtin_model_path())
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=37, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=128,
+    )
     import torch
 
     torch.manual_seed(0)
@@ -53,12 +59,14 @@ def sms_spam_csvs(tmp_path) -> tuple[Path, Path]:
     shared = SHARED_DATA / "sms_spam"
     if (shared / "train.csv").is_file():
         train_rows = _csv_rows(shared / "train.csv")[:401]
-        validation_rows = [train_rows[0]] + _csv_rows(shared / "validation.csv")[1:151]
+        validation_rows = [train_rows[0], *_csv_rows(shared / "validation.csv")[1:151]]
     else:
         sample = _csv_rows(SAMPLE_CSV)
-        train_rows, validation_rows = sample[:401], [sample[0]] + sample[401:551]
-    return (write_csv(tmp_path / "sms_train.csv", train_rows[1:], header=tuple(train_rows[0])),
-            write_csv(tmp_path / "sms_validation.csv", validation_rows[1:], header=tuple(validation_rows[0])))
+        train_rows, validation_rows = sample[:401], [sample[0], *sample[401:551]]
+    return (
+        write_csv(tmp_path / "sms_train.csv", train_rows[1:], header=tuple(train_rows[0])),
+        write_csv(tmp_path / "sms_validation.csv", validation_rows[1:], header=tuple(validation_rows[0])),
+    )
 
 
 def _csv_rows(path: Path) -> list[list[str]]:

@@ -4,6 +4,7 @@
 
 Runs on a temporary STUDIO_HOME so the user's settings and runs are untouched. Look at the PNGs after a UI change.
 """
+
 import os
 import sys
 import tempfile
@@ -12,12 +13,12 @@ from pathlib import Path
 
 os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp(prefix="studio-shots-"))
 
-from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QFileDialog  # noqa: E402
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QFileDialog
 
-from studio.ui.app import create_application  # noqa: E402
-from studio.ui.main_window import MainWindow  # noqa: E402
+from studio.ui.app import create_application
+from studio.ui.main_window import MainWindow
 
 OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "shots").resolve()
 OUT.mkdir(parents=True, exist_ok=True)
@@ -27,11 +28,11 @@ w.resize(1400, 860)
 w.move(0, 0)
 w.show()
 
+
 def spin(seconds):
     loop = QEventLoop()
     QTimer.singleShot(int(seconds * 1000), loop.quit)
     loop.exec()
-
 
 
 def until(cond, timeout=600):
@@ -47,6 +48,7 @@ def shot(page, name):
     spin(0.6)
     w.grab().save(str(OUT / f"{name}.png"))
     print("saved", name, flush=True)
+
 
 until(lambda: w.model_page.info is not None and w.data_page.loaded() is not None)
 
@@ -80,7 +82,8 @@ shot("Evaluate", "07_evaluate_exported")
 
 w.show_page("Inference")
 w.inference_page.input.setPlainText(
-    "WINNER!! You have been selected to receive a £900 prize reward. Call 09061701461 to claim now")
+    "WINNER!! You have been selected to receive a £900 prize reward. Call 09061701461 to claim now"
+)
 w.inference_page.predict_button.click()
 until(lambda: bool(w.inference_page.output.text()), timeout=300)
 shot("Inference", "08_inference")

@@ -22,8 +22,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-GLIBC = {"libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1", "libutil.so.1", "libresolv.so.2",
-         "ld-linux-x86-64.so.2", "libcrypt.so.1", "libanl.so.1"}
+GLIBC = {
+    "libc.so.6",
+    "libm.so.6",
+    "libdl.so.2",
+    "libpthread.so.0",
+    "librt.so.1",
+    "libutil.so.1",
+    "libresolv.so.2",
+    "ld-linux-x86-64.so.2",
+    "libcrypt.so.1",
+    "libanl.so.1",
+}
 # soname -> Debian/Ubuntu package (the same names on Debian 12, Ubuntu 22.04 and 24.04).
 PACKAGES = {
     "libstdc++.so.6": "libstdc++6",
@@ -52,8 +62,16 @@ PACKAGES = {
 # Needed only by Qt's Wayland plugin and its integrations (PySide6/Qt/lib/libQt6WaylandClient, plugins/wayland-*).
 OPTIONAL = {"libwayland-client.so.0", "libwayland-cursor.so.0", "libwayland-egl.so.1"}
 # GLIBCXX symbol version -> the GCC release whose libstdc++6 first has it.
-GLIBCXX_GCC = {"3.4.25": "8", "3.4.26": "9", "3.4.28": "10", "3.4.29": "11", "3.4.30": "12", "3.4.31": "13",
-               "3.4.32": "13.2", "3.4.33": "14"}
+GLIBCXX_GCC = {
+    "3.4.25": "8",
+    "3.4.26": "9",
+    "3.4.28": "10",
+    "3.4.29": "11",
+    "3.4.30": "12",
+    "3.4.31": "13",
+    "3.4.32": "13.2",
+    "3.4.33": "14",
+}
 
 
 def _version_key(text: str) -> tuple[int, ...]:
@@ -75,25 +93,31 @@ def scan(bundle: Path) -> tuple[dict[str, set[str]], str | None, str | None]:
     needed: dict[str, set[str]] = {}
     glibc, glibcxx = set(), set()
     for start in range(0, len(files), 200):
-        chunk = [str(path) for path in files[start:start + 200]]
-        out = subprocess.run(["readelf", "--wide", "--dynamic", "--version-info", *chunk], capture_output=True,
-                             text=True, errors="replace").stdout
+        chunk = [str(path) for path in files[start : start + 200]]
+        out = subprocess.run(
+            ["readelf", "--wide", "--dynamic", "--version-info", *chunk],
+            capture_output=True,
+            text=True,
+            errors="replace",
+        ).stdout
         current = None
         for line in out.splitlines():
             if line.startswith("File: "):
                 current = line[6:].strip()
             match = re.search(r"\(NEEDED\).*\[(.+?)\]", line)
             if match and match.group(1) not in bundled:
-                needed.setdefault(match.group(1), set()).add(str(Path(current or "?").relative_to(bundle))
-                                                            if current else "?")
+                needed.setdefault(match.group(1), set()).add(
+                    str(Path(current or "?").relative_to(bundle)) if current else "?"
+                )
             glibc.update(re.findall(r"\bGLIBC_(\d+(?:\.\d+)+)\b", line))
             glibcxx.update(re.findall(r"\bGLIBCXX_(\d+(?:\.\d+)+)\b", line))
     newest = lambda versions: max(versions, key=_version_key) if versions else None  # noqa: E731
     return needed, newest(glibc), newest(glibcxx)
 
 
-def depends(needed: dict[str, set[str]], glibc: str | None, glibcxx: str | None,
-            optional: bool = False) -> tuple[list[str], list[str]]:
+def depends(
+    needed: dict[str, set[str]], glibc: str | None, glibcxx: str | None, optional: bool = False
+) -> tuple[list[str], list[str]]:
     """(packages, unknown sonames): the hard dependencies, or with `optional` the recommended ones."""
     packages, unknown = {}, []
     for soname in sorted(needed):
@@ -104,8 +128,14 @@ def depends(needed: dict[str, set[str]], glibc: str | None, glibcxx: str | None,
         elif soname in PACKAGES:
             name = PACKAGES[soname]
             if name == "libstdc++6" and glibcxx:
-                gcc = next((gcc for version, gcc in sorted(GLIBCXX_GCC.items(), key=lambda kv: _version_key(kv[0]))
-                            if _version_key(version) >= _version_key(glibcxx)), None)
+                gcc = next(
+                    (
+                        gcc
+                        for version, gcc in sorted(GLIBCXX_GCC.items(), key=lambda kv: _version_key(kv[0]))
+                        if _version_key(version) >= _version_key(glibcxx)
+                    ),
+                    None,
+                )
                 packages[name] = f"libstdc++6 (>= {gcc})" if gcc else name
             else:
                 packages[name] = name
@@ -132,9 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(", ".join(packages))
     if unknown:
-        print("error: no Debian package known for " + ", ".join(unknown) + " (needed by "
-              + "; ".join(f"{u}: {sorted(needed[u])[0]}" for u in unknown)
-              + "): bundle it, drop what needs it, or add it to PACKAGES in " + __file__, file=sys.stderr)
+        print(
+            "error: no Debian package known for "
+            + ", ".join(unknown)
+            + " (needed by "
+            + "; ".join(f"{u}: {sorted(needed[u])[0]}" for u in unknown)
+            + "): bundle it, drop what needs it, or add it to PACKAGES in "
+            + __file__,
+            file=sys.stderr,
+        )
         return 1
     return 0
 

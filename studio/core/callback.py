@@ -51,8 +51,15 @@ class StudioCallback(TrainerCallback):
             elapsed = now - self._start
             remaining = state.max_steps - state.global_step
             eta = elapsed / done * remaining if done > 0 else None
-            self.emit(Progress(step=state.global_step, total_steps=state.max_steps, epoch=float(state.epoch or 0),
-                               elapsed_s=elapsed, eta_s=eta))
+            self.emit(
+                Progress(
+                    step=state.global_step,
+                    total_steps=state.max_steps,
+                    epoch=float(state.epoch or 0),
+                    elapsed_s=elapsed,
+                    eta_s=eta,
+                )
+            )
 
     def on_save(self, args, state, control, **kwargs):
         self._last_save = time.monotonic()
@@ -60,26 +67,34 @@ class StudioCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
         if "loss" in logs and _finite(logs["loss"]):
-            self.emit(LossLogged(step=state.global_step, epoch=float(state.epoch or 0), loss=float(logs["loss"]),
-                                 learning_rate=float(logs.get("learning_rate", 0.0))))
+            self.emit(
+                LossLogged(
+                    step=state.global_step,
+                    epoch=float(state.epoch or 0),
+                    loss=float(logs["loss"]),
+                    learning_rate=float(logs.get("learning_rate", 0.0)),
+                )
+            )
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if not self.report_evaluations:
             return
         metrics = metrics or {}
         report = self.metrics_computer.last_report or {}
-        self.emit(Evaluated(
-            step=state.global_step,
-            epoch=float(state.epoch or 0),
-            loss=float(metrics.get("eval_cross_entropy", metrics.get("eval_loss", math.nan))),
-            accuracy=float(metrics.get("eval_accuracy", math.nan)),
-            f1=float(metrics.get("eval_f1", math.nan)),
-            precision=float(metrics.get("eval_precision", math.nan)),
-            recall=float(metrics.get("eval_recall", math.nan)),
-            labels=self.labels,
-            per_class=report.get("per_class", {}),
-            confusion=tuple(tuple(row) for row in report.get("confusion", ())),
-        ))
+        self.emit(
+            Evaluated(
+                step=state.global_step,
+                epoch=float(state.epoch or 0),
+                loss=float(metrics.get("eval_cross_entropy", metrics.get("eval_loss", math.nan))),
+                accuracy=float(metrics.get("eval_accuracy", math.nan)),
+                f1=float(metrics.get("eval_f1", math.nan)),
+                precision=float(metrics.get("eval_precision", math.nan)),
+                recall=float(metrics.get("eval_recall", math.nan)),
+                labels=self.labels,
+                per_class=report.get("per_class", {}),
+                confusion=tuple(tuple(row) for row in report.get("confusion", ())),
+            )
+        )
 
 
 def _finite(value) -> bool:

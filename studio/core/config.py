@@ -52,37 +52,78 @@ class TrainConfig:
             if not ok and name not in found:
                 found[name] = message
 
-        need("train_csv", bool(self.train_csv and str(self.train_csv).strip()),
-             "Choose a training CSV file.")
-        need("model", bool(self.model and str(self.model).strip()),
-             "Choose a model: the built-in one, a local folder or a Hugging Face hub id.")
-        need("learning_rate", _finite(self.learning_rate) and 0 < self.learning_rate < 1,
-             f"The learning rate must be above 0 and below 1 (got {self.learning_rate}); 2e-5 to 1e-4 is usual.")
-        need("epochs", _finite(self.epochs) and 0 < self.epochs <= 1000,
-             f"The number of epochs must be above 0 (got {self.epochs}); 1 to 5 is usual.")
-        need("batch_size", _int(self.batch_size) and 1 <= self.batch_size <= 65536,
-             f"The batch size must be a whole number of at least 1 (got {self.batch_size}).")
-        need("max_length", _int(self.max_length) and 8 <= self.max_length <= 65536,
-             f"The maximum length must be a whole number of tokens, at least 8 (got {self.max_length}).")
-        need("freeze_layers", _int(self.freeze_layers) and self.freeze_layers >= 0,
-             f"The number of frozen layers must be 0 or more (got {self.freeze_layers}).")
-        need("seed", _int(self.seed) and 0 <= self.seed < 2**32,
-             f"The seed must be a whole number from 0 to 4294967295 (got {self.seed}).")
-        need("validation_share", _finite(self.validation_share) and 0 < self.validation_share < 1,
-             f"The validation share must be between 0 and 1, such as 0.1 (got {self.validation_share}).")
-        need("weight_decay", _finite(self.weight_decay) and 0 <= self.weight_decay < 1,
-             f"The weight decay must be from 0 to below 1 (got {self.weight_decay}).")
-        need("warmup_ratio", _finite(self.warmup_ratio) and 0 <= self.warmup_ratio < 1,
-             f"The warm-up share must be from 0 to below 1 (got {self.warmup_ratio}).")
-        need("gradient_accumulation", _int(self.gradient_accumulation) and self.gradient_accumulation >= 1,
-             f"Gradient accumulation must be a whole number of at least 1 (got {self.gradient_accumulation}).")
-        need("evaluations_per_epoch", _int(self.evaluations_per_epoch) and 1 <= self.evaluations_per_epoch <= 100,
-             f"Evaluations per epoch must be from 1 to 100 (got {self.evaluations_per_epoch}).")
-        need("checkpoint_minutes", _finite(self.checkpoint_minutes) and self.checkpoint_minutes > 0,
-             f"Minutes between checkpoints must be above 0 (got {self.checkpoint_minutes}).")
+        need("train_csv", bool(self.train_csv and str(self.train_csv).strip()), "Choose a training CSV file.")
+        need(
+            "model",
+            bool(self.model and str(self.model).strip()),
+            "Choose a model: the built-in one, a local folder or a Hugging Face hub id.",
+        )
+        need(
+            "learning_rate",
+            _finite(self.learning_rate) and 0 < self.learning_rate < 1,
+            f"The learning rate must be above 0 and below 1 (got {self.learning_rate}); 2e-5 to 1e-4 is usual.",
+        )
+        need(
+            "epochs",
+            _finite(self.epochs) and 0 < self.epochs <= 1000,
+            f"The number of epochs must be above 0 (got {self.epochs}); 1 to 5 is usual.",
+        )
+        need(
+            "batch_size",
+            _int(self.batch_size) and 1 <= self.batch_size <= 65536,
+            f"The batch size must be a whole number of at least 1 (got {self.batch_size}).",
+        )
+        need(
+            "max_length",
+            _int(self.max_length) and 8 <= self.max_length <= 65536,
+            f"The maximum length must be a whole number of tokens, at least 8 (got {self.max_length}).",
+        )
+        need(
+            "freeze_layers",
+            _int(self.freeze_layers) and self.freeze_layers >= 0,
+            f"The number of frozen layers must be 0 or more (got {self.freeze_layers}).",
+        )
+        need(
+            "seed",
+            _int(self.seed) and 0 <= self.seed < 2**32,
+            f"The seed must be a whole number from 0 to 4294967295 (got {self.seed}).",
+        )
+        need(
+            "validation_share",
+            _finite(self.validation_share) and 0 < self.validation_share < 1,
+            f"The validation share must be between 0 and 1, such as 0.1 (got {self.validation_share}).",
+        )
+        need(
+            "weight_decay",
+            _finite(self.weight_decay) and 0 <= self.weight_decay < 1,
+            f"The weight decay must be from 0 to below 1 (got {self.weight_decay}).",
+        )
+        need(
+            "warmup_ratio",
+            _finite(self.warmup_ratio) and 0 <= self.warmup_ratio < 1,
+            f"The warm-up share must be from 0 to below 1 (got {self.warmup_ratio}).",
+        )
+        need(
+            "gradient_accumulation",
+            _int(self.gradient_accumulation) and self.gradient_accumulation >= 1,
+            f"Gradient accumulation must be a whole number of at least 1 (got {self.gradient_accumulation}).",
+        )
+        need(
+            "evaluations_per_epoch",
+            _int(self.evaluations_per_epoch) and 1 <= self.evaluations_per_epoch <= 100,
+            f"Evaluations per epoch must be from 1 to 100 (got {self.evaluations_per_epoch}).",
+        )
+        need(
+            "checkpoint_minutes",
+            _finite(self.checkpoint_minutes) and self.checkpoint_minutes > 0,
+            f"Minutes between checkpoints must be above 0 (got {self.checkpoint_minutes}).",
+        )
         need("device", self.device in DEVICES, f"The device must be one of {', '.join(DEVICES)} (got {self.device!r}).")
-        need("precision", self.precision in PRECISIONS,
-             f"The precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r}).")
+        need(
+            "precision",
+            self.precision in PRECISIONS,
+            f"The precision must be one of {', '.join(PRECISIONS)} (got {self.precision!r}).",
+        )
         return found
 
     def validate(self) -> TrainConfig:

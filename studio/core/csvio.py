@@ -169,8 +169,9 @@ def _parse(text: str, delimiter: str, name: str) -> tuple[tuple[str, ...], list[
             f"{name} has only one column ({columns[0][:40]!r}); a training file needs a text column and a "
             "label column separated by commas, semicolons or tabs."
         )
-    seen: set[str] = set()
-    duplicates = sorted({c for c in columns if c in seen or seen.add(c)})
+    from collections import Counter
+
+    duplicates = sorted(name for name, count in Counter(columns).items() if count > 1)
     if duplicates:
         raise DataError(
             f"{name} has more than one column named {', '.join(repr(d) for d in duplicates)}; "
@@ -189,7 +190,7 @@ def _parse(text: str, delimiter: str, name: str) -> tuple[tuple[str, ...], list[
                     record = record[:width]
                 elif reader.line_num > start and _runs_to_end(text, reader):
                     raise DataError(
-                        f"Line {start} of {name} opens a quote (\") that is never closed, so the rest of the file "
+                        f'Line {start} of {name} opens a quote (") that is never closed, so the rest of the file '
                         "reads as one cell; close that quote or remove it."
                     )
                 else:

@@ -13,10 +13,44 @@ from studio.core.errors import DataError
 
 log = logging.getLogger(__name__)
 
-TEXT_NAMES = ("text", "sentence", "sentence1", "content", "review", "document", "message", "body", "comment",
-              "tweet", "question", "utterance", "query", "description", "abstract", "sms", "title", "input")
-LABEL_NAMES = ("label", "labels", "class", "category", "target", "sentiment", "intent", "topic", "tag",
-               "y", "output", "rating", "stars", "emotion", "class_label", "label_text")
+TEXT_NAMES = (
+    "text",
+    "sentence",
+    "sentence1",
+    "content",
+    "review",
+    "document",
+    "message",
+    "body",
+    "comment",
+    "tweet",
+    "question",
+    "utterance",
+    "query",
+    "description",
+    "abstract",
+    "sms",
+    "title",
+    "input",
+)
+LABEL_NAMES = (
+    "label",
+    "labels",
+    "class",
+    "category",
+    "target",
+    "sentiment",
+    "intent",
+    "topic",
+    "tag",
+    "y",
+    "output",
+    "rating",
+    "stars",
+    "emotion",
+    "class_label",
+    "label_text",
+)
 
 MIN_ROWS_TO_SPLIT = 5
 
@@ -150,7 +184,9 @@ def load_examples(
             )
         vtexts, vlabels, vdropped = _pairs(vtable, columns)
         if vdropped:
-            warnings.append(f"{vdropped} of {len(vtable.rows)} rows of {vname} have no text or no label and were left out.")
+            warnings.append(
+                f"{vdropped} of {len(vtable.rows)} rows of {vname} have no text or no label and were left out."
+            )
         if not vtexts:
             raise DataError(f"The validation file {vname} has no row with both a text and a label.")
         unknown = sorted(set(vlabels) - set(names))

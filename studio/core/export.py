@@ -107,12 +107,19 @@ def model_card(card: dict, metrics: dict) -> str:
     base = card.get("base_model", "")
     labels = card.get("labels", [])
     hp = card.get("hyperparameters", {})
-    front = ["---", "library_name: transformers", "pipeline_tag: text-classification", "tags:",
-             "- fine-tuning-studio", "- text-classification"]
+    front = [
+        "---",
+        "library_name: transformers",
+        "pipeline_tag: text-classification",
+        "tags:",
+        "- fine-tuning-studio",
+        "- text-classification",
+    ]
     if card.get("base_model_is_hub"):
         front.append(f"base_model: {base}")
     front.append("---")
-    lines = front + [
+    lines = [
+        *front,
         "",
         f"# {card.get('name', 'Text classifier')}",
         "",

@@ -25,7 +25,7 @@ def tokenizer_fingerprint(tokenizer) -> str:
 
 def _content_key(texts: list[str], labels: list[int], tokenizer_key: str, max_length: int) -> str:
     h = hashlib.sha256(f"{tokenizer_key}|{max_length}|v1".encode())
-    for text, label in zip(texts, labels):
+    for text, label in zip(texts, labels, strict=False):
         h.update(text.encode("utf-8", "surrogatepass"))
         h.update(b"\x1f%d\x1e" % label)
     return h.hexdigest()[:24]

@@ -33,8 +33,9 @@ class Prediction:
 class Predictor:
     """Labels texts with a model folder written by the studio's export (or any HF classifier folder)."""
 
-    def __init__(self, folder: str | Path, device: str = "auto", allow_pickle: bool = False,
-                 max_length: int | None = None):
+    def __init__(
+        self, folder: str | Path, device: str = "auto", allow_pickle: bool = False, max_length: int | None = None
+    ):
         import torch
         from transformers import AutoModelForSequenceClassification
 
@@ -51,7 +52,7 @@ class Predictor:
             self.model = AutoModelForSequenceClassification.from_pretrained(
                 path, use_safetensors=None if allow_pickle else True
             )
-        except Exception as exc:  # noqa: BLE001 - damaged weights fail in many library-specific ways
+        except Exception as exc:
             raise StudioError(
                 f"The weights in {path} cannot be loaded ({(str(exc).splitlines() or [type(exc).__name__])[0]}); "
                 "the files may be damaged: export the model again."
@@ -72,15 +73,20 @@ class Predictor:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         probabilities: list = [None] * len(texts)
         for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            batch = self.tokenizer([texts[i] for i in chunk], truncation=True, max_length=self.max_length,
-                                   padding=True, return_tensors="pt")
-            for i, p in zip(chunk, self._forward(batch)):
+            chunk = order[start : start + batch_size]
+            batch = self.tokenizer(
+                [texts[i] for i in chunk],
+                truncation=True,
+                max_length=self.max_length,
+                padding=True,
+                return_tensors="pt",
+            )
+            for i, p in zip(chunk, self._forward(batch), strict=False):
                 probabilities[i] = p
         out = []
         for p in probabilities:
             best = max(range(len(p)), key=p.__getitem__)
-            out.append(Prediction(self.labels[best], p[best], dict(zip(self.labels, p))))
+            out.append(Prediction(self.labels[best], p[best], dict(zip(self.labels, p, strict=False))))
         return out
 
     def _forward(self, batch) -> list[list[float]]:
@@ -90,8 +96,15 @@ class Predictor:
             logits = self.model(**{k: v.to(self.device) for k, v in batch.items()}).logits
             return torch.softmax(logits.float(), dim=-1).cpu().tolist()
 
-    def predict_csv(self, input_csv: str | Path, output_csv: str | Path, text_column: str | None = None,
-                    progress=None, stop=None, chunk_size: int = 256) -> int:
+    def predict_csv(
+        self,
+        input_csv: str | Path,
+        output_csv: str | Path,
+        text_column: str | None = None,
+        progress=None,
+        stop=None,
+        chunk_size: int = 256,
+    ) -> int:
         """Write input rows plus predicted_label, score and one probability column per label; return rows."""
         from studio.core.csvio import read_table
         from studio.core.data import TEXT_NAMES
@@ -100,11 +113,14 @@ class Predictor:
         if text_column is None:
             lowered = {c.lower(): c for c in table.columns}
             named = [lowered[n] for n in TEXT_NAMES if n in lowered]
-            text_column = named[0] if named else max(
-                table.columns, key=lambda c: sum(len(v) for v in table.column(c)[:500]))
+            text_column = (
+                named[0] if named else max(table.columns, key=lambda c: sum(len(v) for v in table.column(c)[:500]))
+            )
         if text_column not in table.columns:
-            raise DataError(f"{table.path.name} has no column {text_column!r}; its columns are "
-                            f"{', '.join(repr(c) for c in table.columns)}.")
+            raise DataError(
+                f"{table.path.name} has no column {text_column!r}; its columns are "
+                f"{', '.join(repr(c) for c in table.columns)}."
+            )
         texts = table.column(text_column)
         output = Path(output_csv).expanduser()
         if output.resolve() == table.path.resolve():
@@ -118,11 +134,16 @@ class Predictor:
                 for start in range(0, len(texts), chunk_size):
                     if stop is not None and stop.is_set():
                         raise StudioError("Prediction was stopped; no output file was written.")
-                    predictions = self.predict(texts[start:start + chunk_size])
-                    for row, pred in zip(table.rows[start:start + chunk_size], predictions):
-                        writer.writerow([escape_cell(c) for c in row] + [
-                            escape_cell(pred.label), f"{pred.score:.6f}",
-                            *[f"{pred.probabilities[label]:.6f}" for label in self.labels]])
+                    predictions = self.predict(texts[start : start + chunk_size])
+                    for row, pred in zip(table.rows[start : start + chunk_size], predictions, strict=False):
+                        writer.writerow(
+                            [escape_cell(c) for c in row]
+                            + [
+                                escape_cell(pred.label),
+                                f"{pred.score:.6f}",
+                                *[f"{pred.probabilities[label]:.6f}" for label in self.labels],
+                            ]
+                        )
                     if progress is not None:
                         progress(min(start + chunk_size, len(texts)), len(texts))
             os.replace(tmp, output)

@@ -15,8 +15,16 @@ log = logging.getLogger(__name__)
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 _SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
-_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
-                    "tokenizer.model", "spm.model", "bpe.codes")
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "tokenizer.model",
+    "spm.model",
+    "bpe.codes",
+)
 _PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack")
 # These models number positions from pad_token_id + 1, so their usable length is shorter than the table.
 _OFFSET_POSITIONS = {"roberta", "xlm-roberta", "camembert", "longformer", "bart", "mpnet", "xlm-roberta-xl"}
@@ -182,9 +190,7 @@ def inspect_model(spec: str | None, allow_pickle: bool = False, trust_remote_cod
     weights = 0
     counts = _counts_from_config(config)
     if source.kind != "hub":
-        weights = sum(
-            p.stat().st_size for p in Path(source.location).iterdir() if p.suffix in (".safetensors", ".bin")
-        )
+        weights = sum(p.stat().st_size for p in Path(source.location).iterdir() if p.suffix in (".safetensors", ".bin"))
     return ModelInfo(
         source=source,
         model_type=config.model_type,
@@ -219,7 +225,7 @@ def load_tokenizer(source: ModelSource, trust_remote_code: bool = False):
         raise missing
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code)
-    except Exception as exc:  # noqa: BLE001 - damaged tokenizer files fail in many library-specific ways
+    except Exception as exc:
         if source.kind == "hub":
             raise _hub_error(source, exc) from exc
         raise ModelError(
@@ -254,7 +260,7 @@ def load_for_training(
             use_safetensors=None if allow_pickle else True,
             trust_remote_code=trust_remote_code,
         )
-    except Exception as exc:  # noqa: BLE001 - damaged weights fail in many library-specific ways
+    except Exception as exc:
         if source.kind == "hub":
             raise _hub_error(source, exc) from exc
         raise ModelError(
@@ -273,7 +279,7 @@ def transformer_blocks(model):
     base = getattr(model, "base_model", model)
     expected = num_layers_of(model.config)
     best = None
-    for name, module in base.named_modules():
+    for _name, module in base.named_modules():
         if isinstance(module, torch.nn.ModuleList) and len(module) > 0:
             if expected and len(module) == expected:
                 return module

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -73,7 +74,8 @@ class EventLog:
         self.reporter = reporter
         self._file = None
         if run_dir is not None and is_main_process():
-            self._file = open(Path(run_dir) / EVENTS_FILE, "a", encoding="utf-8")
+            # Open for the run's whole life and closed in close(): not a with-block.
+            self._file = open(Path(run_dir) / EVENTS_FILE, "a", encoding="utf-8")  # noqa: SIM115
 
     def __call__(self, event: Event) -> None:
         if self._file is not None:
@@ -115,7 +117,8 @@ def last_checkpoint(run_dir: Path) -> Path | None:
     if not folder.is_dir():
         return None
     complete = [
-        p for p in folder.glob("checkpoint-*")
+        p
+        for p in folder.glob("checkpoint-*")
         if p.is_dir() and p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()
     ]
     return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
@@ -143,10 +146,8 @@ def load_run(run_dir: str | Path) -> RunSummary:
     if status in ("running", "created") and not _alive(read_status(path).get("pid")):
         status = "interrupted"
     metrics = None
-    try:
+    with contextlib.suppress(OSError, ValueError):
         metrics = json.loads((path / MODEL / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass
     try:
         config = TrainConfig.load(path / CONFIG_FILE)
     except StudioError:

@@ -33,9 +33,8 @@ class SeededLengthGroupedSampler(Sampler):
         # HF's default mega-batch (n // 4 batches, at most 50) groups nothing below 256 rows; two mega-batches
         # still leave each epoch its own batches, and the batch order is shuffled below.
         mega = min(50, max(1, len(self.lengths) // (self.batch_size * 2)))
-        indices = get_length_grouped_indices(self.lengths, self.batch_size, mega_batch_mult=mega,
-                                             generator=generator)
-        batches = [indices[i:i + self.batch_size] for i in range(0, len(indices), self.batch_size)]
+        indices = get_length_grouped_indices(self.lengths, self.batch_size, mega_batch_mult=mega, generator=generator)
+        batches = [indices[i : i + self.batch_size] for i in range(0, len(indices), self.batch_size)]
         # The longest batch stays first (an out-of-memory error shows at once); the rest are shuffled.
         rest = [batches[i] for i in (torch.randperm(len(batches) - 1, generator=generator) + 1).tolist()]
         for batch in [batches[0], *rest]:

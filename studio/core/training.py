@@ -44,8 +44,14 @@ def run_training(config: TrainConfig, reporter=None, stop=None) -> TrainResult:
 
     config.validate()
     # Bad data is refused before a run folder exists, so a typo leaves nothing behind.
-    examples = load_examples(config.train_csv, config.validation_csv, config.text_column, config.label_column,
-                             config.validation_share, config.seed)
+    examples = load_examples(
+        config.train_csv,
+        config.validation_csv,
+        config.text_column,
+        config.label_column,
+        config.validation_share,
+        config.seed,
+    )
     run_dir = runs.create_run_dir(config)
     return _run(config, run_dir, reporter, stop, resume=False, examples=examples)
 
@@ -98,8 +104,10 @@ def _fail(run_dir: Path, emit, message: str) -> None:
 def _out_of_memory(config: TrainConfig) -> OutOfMemoryError:
     half, accumulation = max(1, config.batch_size // 2), config.gradient_accumulation * 2
     if config.batch_size > 1:
-        advice = (f"try a batch size of {half} with gradient accumulation {accumulation} (the same effective "
-                  "batch), or a shorter maximum length")
+        advice = (
+            f"try a batch size of {half} with gradient accumulation {accumulation} (the same effective "
+            "batch), or a shorter maximum length"
+        )
         retry = config.with_changes(batch_size=half, gradient_accumulation=accumulation)
     else:
         advice = "try a shorter maximum length, more frozen layers, or a smaller model"
@@ -114,26 +122,34 @@ def _train(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, example
 
     if examples is None:
         emit(Message(f"Reading {Path(config.train_csv).name}" + (" (resuming)" if resume else "")))
-        examples = load_examples(config.train_csv, config.validation_csv, config.text_column,
-                                 config.label_column, config.validation_share, config.seed)
+        examples = load_examples(
+            config.train_csv,
+            config.validation_csv,
+            config.text_column,
+            config.label_column,
+            config.validation_share,
+            config.seed,
+        )
     for warning in examples.warnings:
         emit(Message(warning, level="warning"))
-    emit(Message(
-        f"{len(examples.train_texts)} training and {len(examples.validation_texts)} validation rows"
-        f"{' (held out from the training file)' if examples.split_from_train else ''}; "
-        f"labels: {', '.join(examples.labels)}"
-    ))
+    emit(
+        Message(
+            f"{len(examples.train_texts)} training and {len(examples.validation_texts)} validation rows"
+            f"{' (held out from the training file)' if examples.split_from_train else ''}; "
+            f"labels: {', '.join(examples.labels)}"
+        )
+    )
     device = choose_device(config.device)
     precision = choose_precision(device, config.precision)
 
-    import torch
     from transformers import set_seed
 
     # Seed before the head is initialised so that a run, and its resumption, start from the same weights.
     set_seed(config.seed)
     emit(Message(f"Loading the model {config.model}"))
-    model, tokenizer, source = load_for_training(config.model, examples.labels, config.allow_pickle,
-                                                 config.trust_remote_code)
+    model, tokenizer, source = load_for_training(
+        config.model, examples.labels, config.allow_pickle, config.trust_remote_code
+    )
     limit = max_length_of(model.config, tokenizer)
     if config.max_length > limit:
         raise ConfigError(
@@ -146,8 +162,9 @@ def _train(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, example
     from studio.core.features import tokenize_examples
 
     train_ds, val_ds = tokenize_examples(examples, tokenizer, config.max_length)
-    trainer, computer, callback = _make_trainer(config, run_dir, model, tokenizer, train_ds, val_ds, examples.labels,
-                                                device, precision, emit, stop)
+    trainer, computer, callback = _make_trainer(
+        config, run_dir, model, tokenizer, train_ds, val_ds, examples.labels, device, precision, emit, stop
+    )
     checkpoint = runs.last_checkpoint(run_dir) if resume else None
     start_step = 0
     if checkpoint is not None:
@@ -157,11 +174,20 @@ def _train(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, example
         emit(Message(f"Resuming from {checkpoint.name}"))
     elif resume:
         emit(Message("No checkpoint was saved before the run stopped; starting it again from the beginning."))
-    emit(RunStarted(
-        run_dir=str(run_dir), total_steps=_total_steps(trainer), train_rows=len(train_ds),
-        validation_rows=len(val_ds), labels=examples.labels, device=device, precision=precision,
-        trainable_parameters=trainable, total_parameters=total, resumed_from_step=start_step,
-    ))
+    emit(
+        RunStarted(
+            run_dir=str(run_dir),
+            total_steps=_total_steps(trainer),
+            train_rows=len(train_ds),
+            validation_rows=len(val_ds),
+            labels=examples.labels,
+            device=device,
+            precision=precision,
+            trainable_parameters=trainable,
+            total_parameters=total,
+            resumed_from_step=start_step,
+        )
+    )
     started = time.monotonic()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     train_seconds = time.monotonic() - started
@@ -200,16 +226,31 @@ def _train(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, example
             try:
                 output_dir = export_folder(model_dir, config.output_dir)
             except ExportError as exc:
-                export_error = (f"{exc} The trained model is safe in {model_dir}; export it from there "
-                                f"(studio export --run {run_dir} --output DIR, or the Export button).")
+                export_error = (
+                    f"{exc} The trained model is safe in {model_dir}; export it from there "
+                    f"(studio export --run {run_dir} --output DIR, or the Export button)."
+                )
         if not callback.stopped:
             # A finished run needs no checkpoints to resume from; they are the bulk of its size.
             shutil.rmtree(run_dir / runs.CHECKPOINTS, ignore_errors=True)
         runs.write_status(run_dir, "stopped" if callback.stopped else "finished")
-    emit(Finished(run_dir=str(run_dir), model_dir=str(model_dir), metrics=metrics, stopped=callback.stopped,
-                  export_error=export_error))
-    return TrainResult(run_dir=run_dir, model_dir=model_dir, metrics=metrics, stopped=callback.stopped,
-                       output_dir=output_dir, export_error=export_error)
+    emit(
+        Finished(
+            run_dir=str(run_dir),
+            model_dir=str(model_dir),
+            metrics=metrics,
+            stopped=callback.stopped,
+            export_error=export_error,
+        )
+    )
+    return TrainResult(
+        run_dir=run_dir,
+        model_dir=model_dir,
+        metrics=metrics,
+        stopped=callback.stopped,
+        output_dir=output_dir,
+        export_error=export_error,
+    )
 
 
 def training_arguments(config: TrainConfig, output_dir: Path, train_rows: int, device: str, precision: str):
@@ -263,10 +304,9 @@ def _make_trainer(config, run_dir, model, tokenizer, train_ds, val_ds, labels, d
     from transformers import DataCollatorWithPadding
     from transformers.trainer_callback import PrinterCallback
 
-    from studio.core.trainer import StudioTrainer
-
     from studio.core.callback import StudioCallback
     from studio.core.metrics import MetricsComputer
+    from studio.core.trainer import StudioTrainer
 
     args = training_arguments(config, run_dir / runs.CHECKPOINTS, len(train_ds), device, precision)
     computer = MetricsComputer(labels)
@@ -290,9 +330,13 @@ def _make_trainer(config, run_dir, model, tokenizer, train_ds, val_ds, labels, d
 
 def _total_steps(trainer) -> int:
     args = trainer.args
-    per_epoch = max(1, math.ceil(len(trainer.train_dataset) / (args.per_device_train_batch_size
-                                                               * args.gradient_accumulation_steps
-                                                               * max(1, args.world_size))))
+    per_epoch = max(
+        1,
+        math.ceil(
+            len(trainer.train_dataset)
+            / (args.per_device_train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size))
+        ),
+    )
     return max(1, math.ceil(per_epoch * args.num_train_epochs))
 
 
@@ -308,8 +352,11 @@ def _card(config: TrainConfig, source, examples, train_rows: int, validation_row
         "base_model_is_hub": source.kind == "hub",
         "train_file": Path(config.train_csv).name,
         "train_rows": train_rows,
-        "validation": (f"`{Path(config.validation_csv).name}`" if config.validation_csv
-                       else f"{config.validation_share:.0%} of the training file, stratified, seed {config.seed}"),
+        "validation": (
+            f"`{Path(config.validation_csv).name}`"
+            if config.validation_csv
+            else f"{config.validation_share:.0%} of the training file, stratified, seed {config.seed}"
+        ),
         "validation_rows": validation_rows,
         "text_column": examples.columns.text,
         "label_column": examples.columns.label,

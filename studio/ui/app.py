@@ -8,7 +8,7 @@ import sys
 import threading
 import traceback
 
-from PySide6.QtCore import QObject, Qt, QtMsgType, QTimer, Signal, Slot, qInstallMessageHandler
+from PySide6.QtCore import QObject, Qt, QTimer, QtMsgType, Signal, Slot, qInstallMessageHandler
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -52,9 +52,11 @@ class ErrorReporter(QObject):
     def _on_error_raised(self, summary: str, details: str) -> None:
         if self._open is not None and self._open.isVisible():
             return  # one dialog at a time; a burst of the same error is in the log file
-        box = QMessageBox(QMessageBox.Icon.Critical, APP_NAME,
-                          f"Something unexpected went wrong: {summary}\n\nThe app goes on; the details are in "
-                          f"{self.log_path}.")
+        box = QMessageBox(
+            QMessageBox.Icon.Critical,
+            APP_NAME,
+            f"Something unexpected went wrong: {summary}\n\nThe app goes on; the details are in {self.log_path}.",
+        )
         box.setDetailedText(details)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setObjectName("errorDialog")
@@ -69,8 +71,11 @@ class ErrorReporter(QObject):
 
 def _qt_message_handler(mode, context, message) -> None:
     # Qt's own warnings go to the log file too, where a user's bug report can include them.
-    level = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
-             QtMsgType.QtWarningMsg: logging.WARNING}.get(mode, logging.ERROR)
+    level = {
+        QtMsgType.QtDebugMsg: logging.DEBUG,
+        QtMsgType.QtInfoMsg: logging.INFO,
+        QtMsgType.QtWarningMsg: logging.WARNING,
+    }.get(mode, logging.ERROR)
     logging.getLogger("studio.qt").log(level, "%s", message)
 
 

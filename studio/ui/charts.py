@@ -43,8 +43,12 @@ class LabelBars(pg.PlotWidget):
             self.removeItem(item)
         self._items = []
         shown = sorted(pairs, key=lambda p: -p[1])[:MAX_BARS] if len(pairs) > MAX_BARS else list(pairs)
-        self.setTitle("Rows per label" if len(shown) == len(pairs) else
-                      f"Rows per label (the {len(shown)} most frequent of {len(pairs)})", size="10pt")
+        self.setTitle(
+            "Rows per label"
+            if len(shown) == len(pairs)
+            else f"Rows per label (the {len(shown)} most frequent of {len(pairs)})",
+            size="10pt",
+        )
         # With nothing to show, no axes either: numbers without bars would look like data.
         for axis in ("left", "bottom"):
             self.getPlotItem().showAxis(axis, bool(shown))
@@ -52,11 +56,12 @@ class LabelBars(pg.PlotWidget):
             return
         counts = np.array([c for _, c in shown], dtype=float)
         ys = np.arange(len(shown), dtype=float)
-        bars = pg.BarGraphItem(x0=np.zeros(len(shown)), y=ys, width=counts, height=0.7,
-                               brush=pg.mkBrush(BLUE), pen=pg.mkPen(None))
+        bars = pg.BarGraphItem(
+            x0=np.zeros(len(shown)), y=ys, width=counts, height=0.7, brush=pg.mkBrush(BLUE), pen=pg.mkPen(None)
+        )
         self.addItem(bars)
         self._items.append(bars)
-        for y, c in zip(ys, counts):
+        for y, c in zip(ys, counts, strict=False):
             text = pg.TextItem(f"{int(c):,}", color="#333333", anchor=(0, 0.5))
             text.setPos(c, y)
             self.addItem(text)

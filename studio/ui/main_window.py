@@ -6,8 +6,16 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, QThreadPool, QTimer, Signal, Slot
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLayout, QListWidget, QMainWindow, QMessageBox, QStackedWidget,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QListWidget,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QWidget,
+)
 
 from studio.core import events as ev
 from studio.core.config import TrainConfig
@@ -81,7 +89,7 @@ class MainWindow(QMainWindow):
         else:
             self._build_pages()
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event) -> None:
         super().paintEvent(event)
         if not self._painted:
             self._painted = True
@@ -106,7 +114,7 @@ class MainWindow(QMainWindow):
         self.evaluate_page = EvaluatePage(self.settings)
         self.inference_page = InferencePage(self.tasks, self.settings)
         pages = (self.data_page, self.train_page, self.evaluate_page, self.inference_page)
-        for index, (name, page) in enumerate(zip(PAGES[1:], pages), start=1):
+        for index, (name, page) in enumerate(zip(PAGES[1:], pages, strict=False), start=1):
             page.setObjectName(f"{name.lower()}Page")
             placeholder = self.stack.widget(index)
             self.stack.insertWidget(index, page)
@@ -229,8 +237,7 @@ class MainWindow(QMainWindow):
 
             earlier = read_events(Path(event.run_dir))
             last_start = max((i for i, e in enumerate(earlier) if e.get("kind") == "RunCreated"), default=0)
-            self.train_page.replay([e for e in earlier[:last_start]
-                                    if e.get("step", 0) <= event.resumed_from_step])
+            self.train_page.replay([e for e in earlier[:last_start] if e.get("step", 0) <= event.resumed_from_step])
 
     @Slot(object)
     def _on_progressed(self, event: ev.Progress) -> None:
@@ -243,8 +250,10 @@ class MainWindow(QMainWindow):
 
         run = Path(event.run_dir).name
         self.inference_page.set_model_folder(event.model_dir, f"{JUST_TRAINED} ({run})")
-        self.statusBar().showMessage(("Training stopped" if event.stopped else "Training finished")
-                                     + f": F1 {event.metrics.get('f1', 0):.4f}", 10000)
+        self.statusBar().showMessage(
+            ("Training stopped" if event.stopped else "Training finished") + f": F1 {event.metrics.get('f1', 0):.4f}",
+            10000,
+        )
 
     @Slot(str)
     def _on_run_failed(self, message: str) -> None:
@@ -323,10 +332,13 @@ class MainWindow(QMainWindow):
             return
         if self.training.is_running():
             answer = QMessageBox.question(
-                self, "Training is running",
+                self,
+                "Training is running",
                 "Stop the training and close? The best checkpoint so far is kept, and the run can be resumed "
                 "from the Runs tab.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return

@@ -22,8 +22,9 @@ def configure_pyqtgraph() -> None:
         _configured = True
 
 
-def make_plot(object_name: str, title: str, y_label: str, x_label: str = "step",
-              legend_offset: tuple[int, int] = (-8, 8)) -> pg.PlotWidget:
+def make_plot(
+    object_name: str, title: str, y_label: str, x_label: str = "step", legend_offset: tuple[int, int] = (-8, 8)
+) -> pg.PlotWidget:
     configure_pyqtgraph()
     plot = pg.PlotWidget()
     plot.setObjectName(object_name)

@@ -19,8 +19,16 @@ RECENT_LIMIT = 8
 
 
 # The Train page's values, as the user last left them; their defaults are TrainConfig's, the one place they live.
-HYPERPARAMETERS = ("learning_rate", "epochs", "batch_size", "max_length", "freeze_layers", "seed",
-                   "evaluations_per_epoch", "validation_share")
+HYPERPARAMETERS = (
+    "learning_rate",
+    "epochs",
+    "batch_size",
+    "max_length",
+    "freeze_layers",
+    "seed",
+    "evaluations_per_epoch",
+    "validation_share",
+)
 Hyperparameters = make_dataclass(
     "Hyperparameters",
     [(f.name, f.type, field(default=f.default)) for f in fields(TrainConfig) if f.name in HYPERPARAMETERS],

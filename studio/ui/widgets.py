@@ -15,7 +15,7 @@ from studio.ui import formatting
 # What a number looks like while it is being typed: "", "-", "1.", "1e", "1e-" are on their way.
 _PARTIAL_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d*)?([eE][+-]?\d*)?$")
 # Learning rates a spin box arrow steps through: 1, 2, 3 and 5 times each power of ten.
-_LADDER = sorted(m * 10.0 ** k for k in range(-9, 0) for m in (1, 2, 3, 5))
+_LADDER = sorted(m * 10.0**k for k in range(-9, 0) for m in (1, 2, 3, 5))
 
 
 class ScientificSpinBox(QDoubleSpinBox):

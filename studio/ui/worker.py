@@ -31,8 +31,9 @@ class TrainingWorker(QObject):
     retry_suggested = Signal(object)  # a TrainConfig that would fit in memory, after an out-of-memory error
     finished = Signal()  # the worker is done, whatever happened: quit the thread
 
-    def __init__(self, config: TrainConfig | None = None, resume_dir: str | None = None,
-                 stop: threading.Event | None = None):
+    def __init__(
+        self, config: TrainConfig | None = None, resume_dir: str | None = None, stop: threading.Event | None = None
+    ):
         super().__init__()
         if (config is None) == (resume_dir is None):
             raise ValueError("give either a config or a run folder to resume")
@@ -62,12 +63,11 @@ class TrainingWorker(QObject):
             self._fail(str(exc))
             if isinstance(exc, OutOfMemoryError) and exc.retry_config is not None:
                 self.retry_suggested.emit(exc.retry_config)
-        except BaseException as exc:  # noqa: BLE001 - a bug must reach the user as a message, not kill the app
+        except BaseException as exc:
             from studio.core.logfile import log_file
 
             log.error("Training failed unexpectedly", exc_info=(type(exc), exc, exc.__traceback__))
-            self._fail(f"Training failed unexpectedly ({type(exc).__name__}: {exc}); the details are in "
-                       f"{log_file()}.")
+            self._fail(f"Training failed unexpectedly ({type(exc).__name__}: {exc}); the details are in {log_file()}.")
         finally:
             if self._engine_failure is not None:
                 self._fail(self._engine_failure)

@@ -12,14 +12,31 @@ from tests.conftest import write_csv
 
 def studio(*args, env_home, timeout=600):
     env = {**os.environ, "STUDIO_HOME": str(env_home)}
-    return subprocess.run([sys.executable, "-m", "studio", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "studio", *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def test_train_then_predict(small_csv, tiny_model_dir, tmp_path, studio_home):
     out = tmp_path / "model"
-    done = studio("train", "--train", small_csv, "--model", tiny_model_dir, "--epochs", 1, "--batch-size", 8,
-                  "--lr", "1e-3", "--max-length", 32, "--output", out, env_home=studio_home)
+    done = studio(
+        "train",
+        "--train",
+        small_csv,
+        "--model",
+        tiny_model_dir,
+        "--epochs",
+        1,
+        "--batch-size",
+        8,
+        "--lr",
+        "1e-3",
+        "--max-length",
+        32,
+        "--output",
+        out,
+        env_home=studio_home,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("run: ") and os.path.isdir(lines[0][5:])
@@ -32,12 +49,12 @@ def test_train_then_predict(small_csv, tiny_model_dir, tmp_path, studio_home):
     assert said.returncode == 0, said.stderr
     rows = [json.loads(line) for line in said.stdout.splitlines()]
     assert [r["text"] for r in rows] == ["great lovely day", "=awful"]
-    assert all(r["label"] in ("negative", "positive") and set(r["probabilities"]) == {"negative", "positive"}
-               for r in rows)
+    assert all(
+        r["label"] in ("negative", "positive") and set(r["probabilities"]) == {"negative", "positive"} for r in rows
+    )
 
     inp = write_csv(tmp_path / "in.csv", [("=HYPERLINK(1)", "x"), ("awful mess", "y")], header=("text", "note"))
-    written = studio("predict", "--model", out, "--input", inp, "--output", tmp_path / "pred.csv",
-                     env_home=studio_home)
+    written = studio("predict", "--model", out, "--input", inp, "--output", tmp_path / "pred.csv", env_home=studio_home)
     assert written.returncode == 0, written.stderr
     text = (tmp_path / "pred.csv").read_text()
     assert text.splitlines()[0].startswith("text,note,predicted_label,score,p(negative),p(positive)")
@@ -76,8 +93,20 @@ def test_bad_input_is_one_error_line(args, fragment, small_csv, tiny_model_dir, 
 def test_export_to_an_unwritable_place_keeps_the_model_in_the_run(small_csv, tiny_model_dir, tmp_path, studio_home):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    done = studio("train", "--train", small_csv, "--model", tiny_model_dir, "--epochs", 1, "--max-length", 32,
-                  "--output", blocker / "model", env_home=studio_home)
+    done = studio(
+        "train",
+        "--train",
+        small_csv,
+        "--model",
+        tiny_model_dir,
+        "--epochs",
+        1,
+        "--max-length",
+        32,
+        "--output",
+        blocker / "model",
+        env_home=studio_home,
+    )
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: Could not export the model to") and "The trained model is safe in" in last

@@ -13,9 +13,30 @@ from tests.conftest import write_csv
 
 
 def _train_cmd(csv, model, out):
-    return [sys.executable, "-m", "studio", "train", "--train", str(csv), "--model", str(model), "--epochs", "2",
-            "--batch-size", "8", "--lr", "1e-3", "--max-length", "32", "--evaluations-per-epoch", "2",
-            "--checkpoint-minutes", "0.0001", "--output", str(out)]
+    return [
+        sys.executable,
+        "-m",
+        "studio",
+        "train",
+        "--train",
+        str(csv),
+        "--model",
+        str(model),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--lr",
+        "1e-3",
+        "--max-length",
+        "32",
+        "--evaluations-per-epoch",
+        "2",
+        "--checkpoint-minutes",
+        "0.0001",
+        "--output",
+        str(out),
+    ]
 
 
 def test_sigkill_mid_epoch_then_resume(tmp_path, tiny_model_dir, studio_home):
@@ -23,12 +44,18 @@ def test_sigkill_mid_epoch_then_resume(tmp_path, tiny_model_dir, studio_home):
     csv = write_csv(tmp_path / "data.csv", rows)
     env = {**os.environ, "STUDIO_HOME": str(studio_home)}
 
-    reference = subprocess.run(_train_cmd(csv, tiny_model_dir, tmp_path / "ref"), env=env, capture_output=True,
-                               text=True, timeout=600)
+    reference = subprocess.run(
+        _train_cmd(csv, tiny_model_dir, tmp_path / "ref"), env=env, capture_output=True, text=True, timeout=600
+    )
     assert reference.returncode == 0, reference.stderr
 
-    proc = subprocess.Popen(_train_cmd(csv, tiny_model_dir, tmp_path / "out"), env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        _train_cmd(csv, tiny_model_dir, tmp_path / "out"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     run_dir = Path(proc.stdout.readline().strip().removeprefix("run: "))
     # 18 steps an epoch, 36 in all: kill once a checkpoint past step 20 is complete (mid second epoch).
     deadline = time.monotonic() + 300
@@ -46,8 +73,13 @@ def test_sigkill_mid_epoch_then_resume(tmp_path, tiny_model_dir, studio_home):
     assert read_events(run_dir)[0]["kind"] == "RunCreated"
     assert not (tmp_path / "out").exists()
 
-    resumed = subprocess.run([sys.executable, "-m", "studio", "train", "--resume", str(run_dir)], env=env,
-                             capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "studio", "train", "--resume", str(run_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.splitlines()[0] == f"run: {run_dir}"
     got = json.loads((tmp_path / "out" / "metrics.json").read_text())

@@ -16,10 +16,33 @@ def test_two_ranks_train_one_model(small_csv, tiny_model_dir, tmp_path, studio_h
     out = tmp_path / "model"
     env = {**os.environ, "STUDIO_HOME": str(studio_home), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
-        [torchrun, "--nproc_per_node", "2", "--master_port", "29517", "-m", "studio", "train", "--train",
-         str(small_csv), "--model", str(tiny_model_dir), "--epochs", "2", "--batch-size", "8", "--max-length", "32",
-         "--output", str(out)],
-        capture_output=True, text=True, timeout=600, env=env)
+        [
+            torchrun,
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29517",
+            "-m",
+            "studio",
+            "train",
+            "--train",
+            str(small_csv),
+            "--model",
+            str(tiny_model_dir),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--max-length",
+            "32",
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("run: ") == 1 and done.stdout.count("model: ") == 1, done.stdout
     # 54 training rows, 8 a rank, 2 ranks: 4 steps an epoch.

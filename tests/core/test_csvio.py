@@ -15,7 +15,8 @@ def _write(tmp_path, name, data: bytes):
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"])
 def test_delimiters_are_detected(tmp_path, delimiter):
     text = f"text{delimiter}label\nhello, there{delimiter}a\nbye{delimiter}b\n".replace(
-        "hello, there", '"hello, there"' if delimiter == "," else "hello, there")
+        "hello, there", '"hello, there"' if delimiter == "," else "hello, there"
+    )
     table = read_table(_write(tmp_path, "d.csv", text.encode()))
     assert table.delimiter == delimiter
     assert table.columns == ("text", "label")
@@ -46,7 +47,7 @@ def test_quoted_newlines_stay_in_one_cell(tmp_path):
         (b"text,label\na,b\nc,d,e,f\n", "Line 3 of bad.csv has 4 fields but the header has 2"),
         (b"a\x00b\x00c,d\n", "binary file"),
         (bytes(range(1, 256)) * 20, "binary file"),  # no NUL byte, and cp1252 or latin-1 decodes it
-        (b'text,label\na,b\n"open,x\nc,d\n', "Line 3 of bad.csv opens a quote (\") that is never closed"),
+        (b'text,label\na,b\n"open,x\nc,d\n', 'Line 3 of bad.csv opens a quote (") that is never closed'),
     ],
 )
 def test_bad_files_are_refused_with_a_sentence(tmp_path, data, fragment):

@@ -28,10 +28,12 @@ def test_export_folder_copies_and_replaces_an_earlier_export(tmp_path):
 
 def test_a_failed_write_leaves_nothing_and_keeps_the_old_export(tmp_path):
     dest = _fake_model(tmp_path / "out")
-    with pytest.raises(ExportError, match="no space left on that disk.*Nothing was left half-written"):
-        with atomic_folder(dest) as tmp:
-            (tmp / "model.safetensors").write_bytes(b"half")
-            raise OSError(errno.ENOSPC, "No space left on device")
+    with (
+        pytest.raises(ExportError, match=r"no space left on that disk.*Nothing was left half-written"),
+        atomic_folder(dest) as tmp,
+    ):
+        (tmp / "model.safetensors").write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert (dest / "model.safetensors").read_bytes() == b"weights"
 

@@ -19,8 +19,16 @@ def exported(tmp_path_factory, tiny_model_dir):
     out = tmp / "model"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STUDIO_HOME", str(tmp / "home"))
-        run_training(TrainConfig(train_csv=str(csv_path), model=str(tiny_model_dir), epochs=1, batch_size=4,
-                                 max_length=16, output_dir=str(out)))
+        run_training(
+            TrainConfig(
+                train_csv=str(csv_path),
+                model=str(tiny_model_dir),
+                epochs=1,
+                batch_size=4,
+                max_length=16,
+                output_dir=str(out),
+            )
+        )
     return out
 
 
@@ -30,7 +38,7 @@ def test_predict_keeps_order_and_gives_probabilities(exported):
     single = [predictor.predict([t])[0] for t in texts]
     batch = predictor.predict(texts, batch_size=2)
     assert predictor.labels == ["no", "yes"]
-    for one, many in zip(single, batch):
+    for one, many in zip(single, batch, strict=False):
         assert one.label == many.label and abs(one.score - many.score) < 1e-5
         assert abs(sum(many.probabilities.values()) - 1) < 1e-5 and many.score == max(many.probabilities.values())
 

@@ -32,11 +32,13 @@ FAMILIES = {
     "roberta": lambda: RobertaConfig(num_hidden_layers=3, **SMALL),
     "xlm-roberta": lambda: XLMRobertaConfig(num_hidden_layers=3, **SMALL),
     "electra": lambda: ElectraConfig(num_hidden_layers=3, embedding_size=8, **SMALL),
-    "deberta-v2": lambda: DebertaV2Config(num_hidden_layers=3, relative_attention=True, position_buckets=8,
-                                          max_relative_positions=16, **SMALL),
+    "deberta-v2": lambda: DebertaV2Config(
+        num_hidden_layers=3, relative_attention=True, position_buckets=8, max_relative_positions=16, **SMALL
+    ),
     "mpnet": lambda: MPNetConfig(num_hidden_layers=3, **SMALL),
-    "distilbert": lambda: DistilBertConfig(vocab_size=100, dim=16, n_layers=3, n_heads=2, hidden_dim=20,
-                                           max_position_embeddings=64),
+    "distilbert": lambda: DistilBertConfig(
+        vocab_size=100, dim=16, n_layers=3, n_heads=2, hidden_dim=20, max_position_embeddings=64
+    ),
 }
 
 
@@ -111,7 +113,7 @@ def test_pickle_weights_refused_unless_allowed(tmp_path, tiny_model_dir):
     folder.mkdir()
     model.config.save_pretrained(folder)
     torch.save(model.state_dict(), folder / "pytorch_model.bin")
-    with pytest.raises(ModelError, match="pickle file that can run arbitrary code.*--allow-pickle"):
+    with pytest.raises(ModelError, match=r"pickle file that can run arbitrary code.*--allow-pickle"):
         inspect_model(str(folder))
     assert inspect_model(str(folder), allow_pickle=True).num_layers == 2
 
@@ -138,7 +140,7 @@ def test_damaged_weights_and_missing_tokenizer(tmp_path, tiny_model_dir):
     damaged = tmp_path / "damaged"
     shutil.copytree(tiny_model_dir, damaged)
     (damaged / "model.safetensors").write_bytes(b"garbage" * 100)
-    with pytest.raises(ModelError, match="cannot be loaded .* the files may be damaged"):
+    with pytest.raises(ModelError, match=r"cannot be loaded .* the files may be damaged"):
         load_for_training(str(damaged), ("a", "b"))
     no_tokenizer = tmp_path / "no-tokenizer"
     no_tokenizer.mkdir()

@@ -25,8 +25,9 @@ def test_train_export_and_predict_like_a_user(qtbot, window, tiny_model_dir, sma
     source = find(window, "modelSource", QComboBox)
     source.setEditText(str(tiny_model_dir))
     qtbot.keyClick(source.lineEdit(), Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: window.model_page.info is not None and window.model_page.info.num_layers == 2,
-                    timeout=60_000)
+    qtbot.waitUntil(
+        lambda: window.model_page.info is not None and window.model_page.info.num_layers == 2, timeout=60_000
+    )
     assert "BertForSequenceClassification" in window.model_page.fields["architecture"].text()
 
     train_csv = find(window, "trainCsv", QLineEdit)
@@ -93,16 +94,21 @@ def test_train_export_and_predict_like_a_user(qtbot, window, tiny_model_dir, sma
     assert len(rows) == 60 and {r["predicted_label"] for r in rows} <= {"negative", "positive"}
 
 
-def test_train_pressed_before_the_model_is_read_waits_for_it_and_fits_the_settings(qtbot, window, small_csv,
-                                                                                   tmp_path):
+def test_train_pressed_before_the_model_is_read_waits_for_it_and_fits_the_settings(qtbot, window, small_csv, tmp_path):
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     from studio.core.modeling import builtin_model_path
 
     # A model that reads at most 64 tokens, while the Train page still asks for 128.
     short = tmp_path / "short-bert"
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=37, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=64,
+    )
     BertForSequenceClassification(config).save_pretrained(short)
     AutoTokenizer.from_pretrained(builtin_model_path()).save_pretrained(short)
 

@@ -29,8 +29,9 @@ def test_the_first_window_paints_without_the_heavy_libraries(tmp_path):
         window.close()
     """)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "STUDIO_HOME": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
-                         check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"imported before the first window: {out.stdout}"
 
@@ -74,8 +75,14 @@ def test_the_app_started_like_a_user_does_closes_cleanly(tmp_path):
     # `studio` with no arguments, as the launchers run it; STUDIO_QUIT_AFTER_MS closes the window, as the bundle's
     # smoke test does, after the deferred pages have been built and the libraries preloaded in the background.
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "STUDIO_HOME": str(tmp_path), "STUDIO_QUIT_AFTER_MS": "3000"}
-    out = subprocess.run([sys.executable, "-c", "import sys; from studio.cli import main; sys.exit(main([]))"],
-                         capture_output=True, text=True, env=env, timeout=120, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys; from studio.launcher import main; sys.exit(main([]))"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr
     logs = "".join(path.read_text(encoding="utf-8") for path in tmp_path.rglob("*.log"))

@@ -40,8 +40,9 @@ def test_settings_round_trip_and_survive_damage(studio_home):
     assert load_settings() == Settings()
 
 
-@pytest.mark.parametrize(("value", "text"), [(22_713_216, "22.7M"), (5_100, "5.1k"), (312, "312"),
-                                             (150_000_000, "150M")])
+@pytest.mark.parametrize(
+    ("value", "text"), [(22_713_216, "22.7M"), (5_100, "5.1k"), (312, "312"), (150_000_000, "150M")]
+)
 def test_counts_read_short(value, text):
     assert formatting.count(value) == text
 
@@ -75,9 +76,16 @@ def test_the_frozen_layers_control_counts_trainable_parameters(qtbot):
 
     form = HyperparameterForm(Hyperparameters())
     qtbot.addWidget(form)
-    info = ModelInfo(source=ModelSource("builtin", "/x", "builtin"), model_type="bert", architecture="BertModel",
-                     num_layers=6, hidden_size=384, max_length=512, weights_bytes=0,
-                     parameter_counts={"embeddings": 12_000_000, "blocks": [1_800_000] * 6, "total": 22_700_000})
+    info = ModelInfo(
+        source=ModelSource("builtin", "/x", "builtin"),
+        model_type="bert",
+        architecture="BertModel",
+        num_layers=6,
+        hidden_size=384,
+        max_length=512,
+        weights_bytes=0,
+        parameter_counts={"embeddings": 12_000_000, "blocks": [1_800_000] * 6, "total": 22_700_000},
+    )
     form.set_model_info(info)
     form.frozen_layers.setValue(4)
     assert form.frozen_summary.text() == "4 of 6 layers frozen - 3.5M of 22.7M parameters train"
@@ -133,17 +141,18 @@ def test_a_csv_dropped_on_the_training_field_loads(qtbot, window, small_csv):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(small_csv))])
     field = window.data_page.train_edit
-    enter = QDragEnterEvent(QPoint(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        QPoint(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    drop = QDropEvent(
+        QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     # Qt delivers drop events only during a real drag, so the handlers are called as the drag would call them.
     field.dragEnterEvent(enter)
     assert enter.isAccepted()
     field.dropEvent(drop)
     assert drop.isAccepted() and field.text() == str(small_csv)
-    qtbot.waitUntil(lambda: window.data_page.loaded() is not None
-                    and window.data_page.loaded().table.path == small_csv)
+    qtbot.waitUntil(lambda: window.data_page.loaded() is not None and window.data_page.loaded().table.path == small_csv)
 
 
 @pytest.mark.qt_log_ignore("propagateSizeHints")

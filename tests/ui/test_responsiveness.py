@@ -45,7 +45,9 @@ def test_the_window_answers_while_the_builtin_model_trains(qtbot, window):
 
     assert finished, window.train_page.status.text()
     ordered = sorted(lateness)
-    report = (f"{len(ordered)} ticks; lateness p50 {ordered[len(ordered) // 2]:.1f} ms, "
-              f"p99 {ordered[int(len(ordered) * 0.99)]:.1f} ms, max {ordered[-1]:.1f} ms")
+    report = (
+        f"{len(ordered)} ticks; lateness p50 {ordered[len(ordered) // 2]:.1f} ms, "
+        f"p99 {ordered[int(len(ordered) * 0.99)]:.1f} ms, max {ordered[-1]:.1f} ms"
+    )
     print(report)
     assert ordered[-1] < 100, report

@@ -13,8 +13,15 @@ def test_thousands_of_runs_end_without_a_deadlock():
     runs = 2500
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     try:
-        result = subprocess.run([sys.executable, "-m", "tests.ui.churn_training_threads", str(runs)], check=False,
-                                cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "tests.ui.churn_training_threads", str(runs)],
+            check=False,
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     except subprocess.TimeoutExpired:
         raise AssertionError("starting and ending training threads deadlocked the GUI thread") from None
     assert result.returncode == 0, result.stderr[-2000:]

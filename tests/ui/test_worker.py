@@ -36,8 +36,12 @@ def fake_engine(monkeypatch):
 
 
 def test_events_arrive_as_the_same_objects_on_the_gui_thread(qtbot, fake_engine):
-    sent = [ev.RunCreated(run_dir="/runs/a"), ev.Message("hello"), ev.LossLogged(step=1, epoch=0.1, loss=0.7,
-            learning_rate=1e-3), ev.Progress(step=1, total_steps=2, epoch=0.1, elapsed_s=1.0, eta_s=1.0)]
+    sent = [
+        ev.RunCreated(run_dir="/runs/a"),
+        ev.Message("hello"),
+        ev.LossLogged(step=1, epoch=0.1, loss=0.7, learning_rate=1e-3),
+        ev.Progress(step=1, total_steps=2, epoch=0.1, elapsed_s=1.0, eta_s=1.0),
+    ]
 
     def script(config, reporter, stop):
         for event in sent:

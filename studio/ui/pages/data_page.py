@@ -8,8 +8,20 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHeaderView, QLabel, QMenu, QPushButton,
-                               QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.core.csvio import Table, read_table
 from studio.core.data import Columns, infer_columns, label_distribution
@@ -75,8 +87,9 @@ class DataPage(QWidget):
         self.share.setRange(1, 50)
         self.share.setSuffix(" %")
         self.share.setValue(round(settings.hyperparameters.validation_share * 100))
-        self.share.setToolTip("Without a validation file, this share of the training rows is held out, "
-                              "in proportion to each label")
+        self.share.setToolTip(
+            "Without a validation file, this share of the training rows is held out, in proportion to each label"
+        )
         self.text_column = QComboBox()
         self.text_column.setObjectName("textColumn")
         self.label_column = QComboBox()
@@ -110,8 +123,9 @@ class DataPage(QWidget):
         self.share.setFixedWidth(90)
         self.text_column.setMinimumWidth(200)
         self.label_column.setMinimumWidth(200)
-        share_row = row(self.share, QLabel("of the training rows, when there is no validation file"),
-                        stretch_first=False)
+        share_row = row(
+            self.share, QLabel("of the training rows, when there is no validation file"), stretch_first=False
+        )
         share_row.addStretch(1)
         columns_row = row(self.text_column, QLabel("   Label column"), self.label_column, stretch_first=False)
         columns_row.addStretch(1)
@@ -131,9 +145,13 @@ class DataPage(QWidget):
         splitter.setSizes([600, 400])
 
         layout = QVBoxLayout(self)
-        layout.addWidget(page_header(
-            "Data", "A CSV file with a column of texts and a column of labels. The columns are found for you; "
-            "check them in the preview."))
+        layout.addWidget(
+            page_header(
+                "Data",
+                "A CSV file with a column of texts and a column of labels. The columns are found for you; "
+                "check them in the preview.",
+            )
+        )
         layout.addLayout(form)
         layout.addWidget(self.summary)
         layout.addWidget(splitter, 1)
@@ -207,7 +225,8 @@ class DataPage(QWidget):
         self._show_columns(loaded.distribution)
         self.summary.setText(
             f"{table.path.name}: {len(table.rows):,} rows, {len(table.columns)} columns "
-            f"({table.encoding.upper().replace('-SIG', ' with BOM')}, {table.delimiter_name}-separated)")
+            f"({table.encoding.upper().replace('-SIG', ' with BOM')}, {table.delimiter_name}-separated)"
+        )
         self._size_columns()
         self._settings.train_csv = str(table.path)
         self._settings.remember("recent_files", str(table.path))
@@ -243,21 +262,26 @@ class DataPage(QWidget):
         self.chart.show_counts(distribution)
         if text and text == label:
             self.columns_message.show_error(
-                f"The text and the label cannot both be the column {text!r}; choose two different columns.")
+                f"The text and the label cannot both be the column {text!r}; choose two different columns."
+            )
             return
         rows = len(self._loaded.table.rows) if self._loaded else 0
         if len(distribution) < 2:
             self.columns_message.show_error(
                 f"The column {label!r} has {len(distribution)} label; a classifier needs at least two. "
-                "Choose another label column.")
+                "Choose another label column."
+            )
         elif len(distribution) > 20 and len(distribution) > rows / 2:
             self.columns_message.show_message(
                 f"The column {label!r} has {len(distribution):,} different values in {rows:,} rows; is it really "
-                "the label?", "info")
+                "the label?",
+                "info",
+            )
         else:
             smallest = min(distribution, key=lambda p: p[1])
             self.columns_message.show_message(
-                f"{len(distribution)} labels; the rarest, {smallest[0]!r}, has {smallest[1]:,} rows.", "info")
+                f"{len(distribution)} labels; the rarest, {smallest[0]!r}, has {smallest[1]:,} rows.", "info"
+            )
 
     def load_validation(self, path: str) -> None:
         path = path.strip()
@@ -266,8 +290,9 @@ class DataPage(QWidget):
             self.validation_message.clear_message()
             return
         self.validation_message.show_message(f"Reading {Path(path).name}…", "info")
-        self._tasks.submit(read_table, path, done=self._on_validation_loaded, failed=self._on_validation_failed,
-                           context=path)
+        self._tasks.submit(
+            read_table, path, done=self._on_validation_loaded, failed=self._on_validation_failed, context=path
+        )
 
     def _on_validation_loaded(self, table: Table, path: str) -> None:
         if path != self.validation_csv():
@@ -278,7 +303,8 @@ class DataPage(QWidget):
         if missing:
             self.validation_message.show_error(
                 f"{table.path.name} has no column {missing[0]!r}; its columns are "
-                f"{', '.join(repr(c) for c in table.columns)}. Give it the training file's column names.")
+                f"{', '.join(repr(c) for c in table.columns)}. Give it the training file's column names."
+            )
         else:
             self.validation_message.show_message(f"{table.path.name}: {len(table.rows):,} rows.", "ok")
 

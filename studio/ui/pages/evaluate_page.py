@@ -7,8 +7,20 @@ from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.core.export import export_folder
 from studio.ui import formatting
@@ -19,8 +31,13 @@ from studio.ui.widgets import MessageLabel, page_header
 
 log = logging.getLogger(__name__)
 
-CARDS = (("f1", "F1 (macro)"), ("accuracy", "Accuracy"), ("precision", "Precision"), ("recall", "Recall"),
-         ("loss", "Validation loss"))
+CARDS = (
+    ("f1", "F1 (macro)"),
+    ("accuracy", "Accuracy"),
+    ("precision", "Precision"),
+    ("recall", "Recall"),
+    ("loss", "Validation loss"),
+)
 
 
 def export_destination(chosen: Path, run_name: str) -> str:
@@ -48,7 +65,7 @@ class _Export(QRunnable):
     def run(self) -> None:
         try:
             self.done.emit(str(export_folder(self.source, self.dest)), None)
-        except BaseException as exc:  # noqa: BLE001 - the page shows every failure as a sentence
+        except BaseException as exc:
             self.done.emit("", describe_error(exc))
 
 
@@ -116,9 +133,12 @@ class EvaluatePage(QWidget):
         export_row.addWidget(self.export_status, 0, 1)
         export_row.setColumnStretch(1, 1)
         layout = QVBoxLayout(self)
-        layout.addWidget(page_header(
-            "Evaluate", "How the model does on the validation rows it never trained on; the best checkpoint "
-            "is the one kept."))
+        layout.addWidget(
+            page_header(
+                "Evaluate",
+                "How the model does on the validation rows it never trained on; the best checkpoint is the one kept.",
+            )
+        )
         layout.addWidget(self.run_label)
         layout.addLayout(cards)
         layout.addWidget(splitter, 1)
@@ -133,17 +153,24 @@ class EvaluatePage(QWidget):
         run = Path(model_dir).parent.name
         epochs = metrics.get("epochs_completed")
         self.run_label.setText(
-            f"Run {run}" + (" (stopped early)" if stopped or metrics.get("stopped_early") else "")
+            f"Run {run}"
+            + (" (stopped early)" if stopped or metrics.get("stopped_early") else "")
             + (f" · {epochs:g} epoch{'' if epochs == 1 else 's'}" if isinstance(epochs, (int, float)) else "")
             + (f" · {formatting.duration(metrics['train_seconds'])} of training" if "train_seconds" in metrics else "")
-            + (f" on {metrics['device'].upper()}" if metrics.get("device") else ""))
+            + (f" on {metrics['device'].upper()}" if metrics.get("device") else "")
+        )
         for key, label in self.cards.items():
             label.setText(formatting.metric(metrics.get(key)))
         per_class = metrics.get("per_class") or {}
         self.per_class.setRowCount(len(per_class))
         for r, (name, stats) in enumerate(per_class.items()):
-            cells = [name, formatting.metric(stats.get("precision")), formatting.metric(stats.get("recall")),
-                     formatting.metric(stats.get("f1")), f"{stats.get('support', 0):,}"]
+            cells = [
+                name,
+                formatting.metric(stats.get("precision")),
+                formatting.metric(stats.get("recall")),
+                formatting.metric(stats.get("f1")),
+                f"{stats.get('support', 0):,}",
+            ]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c:

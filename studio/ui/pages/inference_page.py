@@ -7,9 +7,21 @@ import threading
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QPlainTextEdit, QProgressBar, QPushButton, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.ui.settings import Settings
 from studio.ui.tasks import TaskError, TaskRunner
@@ -107,13 +119,18 @@ class InferencePage(QWidget):
         result.addStretch(1)
         csv_box = QGroupBox("A whole file")
         csv_layout = QVBoxLayout(csv_box)
-        csv_layout.addWidget(QLabel("Writes a copy of a CSV file with the predicted label, its probability and "
-                                    "each label's probability added as columns."))
+        csv_layout.addWidget(
+            QLabel(
+                "Writes a copy of a CSV file with the predicted label, its probability and "
+                "each label's probability added as columns."
+            )
+        )
         csv_layout.addLayout(row(self.csv_progress, self.csv_button, self.csv_cancel))
         csv_layout.addWidget(self.csv_status)
         layout = QVBoxLayout(self)
-        layout.addWidget(page_header(
-            "Inference", "Try the model: type a text and see the label it predicts and how sure it is."))
+        layout.addWidget(
+            page_header("Inference", "Try the model: type a text and see the label it predicts and how sure it is.")
+        )
         layout.addLayout(row(self.model, self.folder_button))
         layout.addWidget(self.model_status)
         layout.addWidget(self.input)
@@ -177,8 +194,15 @@ class InferencePage(QWidget):
         self._set_busy(True)
         if self._predictor is None or str(self._predictor.folder) != str(Path(folder).expanduser()):
             self.model_status.show_message(f"Loading the model in {folder}…", "info")
-        self._tasks.submit(predict_text, folder, self._predictor, text, done=self._on_predicted,
-                           failed=self._on_predict_failed, context=folder)
+        self._tasks.submit(
+            predict_text,
+            folder,
+            self._predictor,
+            text,
+            done=self._on_predicted,
+            failed=self._on_predict_failed,
+            context=folder,
+        )
 
     def _on_predicted(self, result, folder: str) -> None:
         predictor, prediction = result
@@ -213,8 +237,9 @@ class InferencePage(QWidget):
         if not folder:
             self.csv_status.show_error("Choose a model first: train one, or choose an exported model folder.")
             return
-        source, _ = QFileDialog.getOpenFileName(self, "Choose the CSV file to label", str(Path.home()),
-                                                "CSV files (*.csv *.tsv *.txt);;All files (*)")
+        source, _ = QFileDialog.getOpenFileName(
+            self, "Choose the CSV file to label", str(Path.home()), "CSV files (*.csv *.tsv *.txt);;All files (*)"
+        )
         if not source:
             return
         suggested = str(Path(source).with_name(f"{Path(source).stem}_predictions.csv"))
@@ -227,9 +252,18 @@ class InferencePage(QWidget):
         self.csv_progress.setRange(0, 0)
         self.csv_progress.setFormat("Loading the model…")
         self.csv_status.show_message(f"Labelling {Path(source).name}…", "info")
-        self._tasks.submit(predict_csv, folder, self._predictor, source, dest, self._csv_stop,
-                           done=self._on_csv_done, failed=self._on_csv_failed, progress=self._on_csv_progress,
-                           context=dest)
+        self._tasks.submit(
+            predict_csv,
+            folder,
+            self._predictor,
+            source,
+            dest,
+            self._csv_stop,
+            done=self._on_csv_done,
+            failed=self._on_csv_failed,
+            progress=self._on_csv_progress,
+            context=dest,
+        )
 
     def _on_csv_progress(self, done: int, total: int) -> None:
         self.csv_progress.setRange(0, max(total, 1))

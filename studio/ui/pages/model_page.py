@@ -7,8 +7,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer, Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QLabel, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.core.config import BUILTIN_MODEL
 from studio.ui import formatting
@@ -77,9 +86,15 @@ class ModelPage(QWidget):
         self.fields: dict[str, QLabel] = {}
         details = QGroupBox("The model")
         form = QFormLayout(details)
-        for key, title in (("source", "Source"), ("architecture", "Architecture"), ("layers", "Layers"),
-                           ("hidden", "Hidden size"), ("parameters", "Parameters"), ("weights", "Weights on disk"),
-                           ("max_length", "Longest input")):
+        for key, title in (
+            ("source", "Source"),
+            ("architecture", "Architecture"),
+            ("layers", "Layers"),
+            ("hidden", "Hidden size"),
+            ("parameters", "Parameters"),
+            ("weights", "Weights on disk"),
+            ("max_length", "Longest input"),
+        ):
             label = QLabel("–")
             label.setObjectName(f"model_{key}")
             label.setWordWrap(True)
@@ -87,9 +102,13 @@ class ModelPage(QWidget):
             form.addRow(title, label)
 
         layout = QVBoxLayout(self)
-        layout.addWidget(page_header(
-            "Model", "The pretrained model to fine-tune. The built-in one works offline; a local folder or a "
-            "Hugging Face hub id works too."))
+        layout.addWidget(
+            page_header(
+                "Model",
+                "The pretrained model to fine-tune. The built-in one works offline; a local folder or a "
+                "Hugging Face hub id works too.",
+            )
+        )
         layout.addLayout(row(self.source, self.folder_button))
         layout.addWidget(self.allow_pickle)
         layout.addWidget(self.status)
@@ -139,8 +158,14 @@ class ModelPage(QWidget):
         self.status.show_message("Reading the model…", "info")
         for label in self.fields.values():
             label.setText("–")
-        self._tasks.submit(inspect_in_background, request[0], request[1], done=self._on_inspected,
-                           failed=self._on_inspection_failed, context=request)
+        self._tasks.submit(
+            inspect_in_background,
+            request[0],
+            request[1],
+            done=self._on_inspected,
+            failed=self._on_inspection_failed,
+            context=request,
+        )
 
     def _on_inspected(self, info: ModelInfo, request) -> None:
         if request != self._requested:
@@ -149,15 +174,23 @@ class ModelPage(QWidget):
         self.info = info
         self.status.clear_message()
         counts = info.parameter_counts or {}
-        source = {"builtin": "Built-in (ships with the app)", "folder": info.source.location,
-                  "hub": f"Hugging Face Hub: {info.source.location}"}[info.source.kind]
+        source = {
+            "builtin": "Built-in (ships with the app)",
+            "folder": info.source.location,
+            "hub": f"Hugging Face Hub: {info.source.location}",
+        }[info.source.kind]
         self.fields["source"].setText(source)
         self.fields["architecture"].setText(f"{info.architecture} ({info.model_type})")
         self.fields["layers"].setText(str(info.num_layers))
         self.fields["hidden"].setText(str(info.hidden_size))
         self.fields["parameters"].setText(formatting.count(counts["total"]) if counts.get("total") else "–")
-        self.fields["weights"].setText(formatting.size(info.weights_bytes) if info.weights_bytes else
-                                       "not downloaded yet" if info.source.kind == "hub" else "–")
+        self.fields["weights"].setText(
+            formatting.size(info.weights_bytes)
+            if info.weights_bytes
+            else "not downloaded yet"
+            if info.source.kind == "hub"
+            else "–"
+        )
         self.fields["max_length"].setText(f"{info.max_length} tokens")
         if info.source.kind != "builtin":
             self._settings.remember("recent_models", request[0])

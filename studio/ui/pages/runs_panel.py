@@ -34,14 +34,17 @@ def read_runs() -> list[RunRow]:
     rows = []
     for run in list_runs()[:MAX_RUNS]:
         config = run.config
-        rows.append(RunRow(
-            path=str(run.path), status=run.status,
-            f1=(run.metrics or {}).get("f1"),
-            train_file=Path(config.train_csv).name if config else "?",
-            model=_model_name(config.model) if config else "?",
-            resumable=run.resumable,
-            has_model=(run.path / "model" / "config.json").is_file(),
-        ))
+        rows.append(
+            RunRow(
+                path=str(run.path),
+                status=run.status,
+                f1=(run.metrics or {}).get("f1"),
+                train_file=Path(config.train_csv).name if config else "?",
+                model=_model_name(config.model) if config else "?",
+                resumable=run.resumable,
+                has_model=(run.path / "model" / "config.json").is_file(),
+            )
+        )
     return rows
 
 
@@ -109,8 +112,15 @@ class RunsPanel(QWidget):
         self._rows = {r.path: r for r in rows}
         self.tree.clear()
         for r in rows:
-            item = QTreeWidgetItem([Path(r.path).name, r.status, formatting.metric(r.f1) if r.f1 is not None else "",
-                                    r.train_file, r.model])
+            item = QTreeWidgetItem(
+                [
+                    Path(r.path).name,
+                    r.status,
+                    formatting.metric(r.f1) if r.f1 is not None else "",
+                    r.train_file,
+                    r.model,
+                ]
+            )
             item.setData(0, Qt.ItemDataRole.UserRole, r.path)
             item.setToolTip(0, r.path)
             self.tree.addTopLevelItem(item)

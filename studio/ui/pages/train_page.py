@@ -5,8 +5,17 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QHBoxLayout, QPlainTextEdit, QProgressBar, QPushButton, QScrollArea, QSplitter,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.core import events as ev
 from studio.ui import formatting
@@ -36,8 +45,9 @@ class TrainPage(QWidget):
         self.train_button.setToolTip("Fine-tune the model on the data with these settings")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("stopButton")
-        self.stop_button.setToolTip("Stop after the current step; the best checkpoint is kept and the run can "
-                                    "be resumed")
+        self.stop_button.setToolTip(
+            "Stop after the current step; the best checkpoint is kept and the run can be resumed"
+        )
         self.stop_button.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setObjectName("progressBar")
@@ -98,9 +108,13 @@ class TrainPage(QWidget):
         body.addWidget(scroll)
         body.addWidget(right, 1)
         layout = QVBoxLayout(self)
-        layout.addWidget(page_header(
-            "Train", "Fine-tune the model on the data. The curves show how it learns; Stop keeps the best "
-            "checkpoint so far."))
+        layout.addWidget(
+            page_header(
+                "Train",
+                "Fine-tune the model on the data. The curves show how it learns; Stop keeps the best "
+                "checkpoint so far.",
+            )
+        )
         layout.addLayout(body, 1)
 
         self.train_button.clicked.connect(self._on_train_clicked)
@@ -164,11 +178,14 @@ class TrainPage(QWidget):
         self.progress.setFormat(f"Step {event.resumed_from_step} of {event.total_steps}")
         self.status.show_message(
             f"Training on {event.device.upper()} ({event.precision}): {event.train_rows:,} training and "
-            f"{event.validation_rows:,} validation rows, {event.total_steps:,} steps.", "info")
+            f"{event.validation_rows:,} validation rows, {event.total_steps:,} steps.",
+            "info",
+        )
         self.append_log(
             f"Training on {event.device} ({event.precision}), {event.total_steps} steps; "
             f"{formatting.count(event.trainable_parameters)} of {formatting.count(event.total_parameters)} "
-            f"parameters train; labels: {', '.join(event.labels)}")
+            f"parameters train; labels: {', '.join(event.labels)}"
+        )
         self.curves.start()
 
     @Slot(object)
@@ -186,8 +203,10 @@ class TrainPage(QWidget):
     @Slot(object)
     def on_evaluated(self, event: ev.Evaluated) -> None:
         self.curves.add_evaluation(event.step, event.loss, event.f1, event.accuracy)
-        self.append_log(f"Step {event.step} (epoch {event.epoch:.2f}): validation loss {event.loss:.4f}, "
-                        f"F1 {event.f1:.4f}, accuracy {event.accuracy:.4f}")
+        self.append_log(
+            f"Step {event.step} (epoch {event.epoch:.2f}): validation loss {event.loss:.4f}, "
+            f"F1 {event.f1:.4f}, accuracy {event.accuracy:.4f}"
+        )
 
     @Slot(object)
     def on_message(self, event: ev.Message) -> None:
@@ -199,17 +218,22 @@ class TrainPage(QWidget):
         m = event.metrics
         if not event.stopped:
             self.progress.setValue(self.progress.maximum())
-        summary = (f"F1 {formatting.metric(m.get('f1'))}, accuracy {formatting.metric(m.get('accuracy'))} "
-                   f"after {formatting.duration(m.get('train_seconds'))} of training")
+        summary = (
+            f"F1 {formatting.metric(m.get('f1'))}, accuracy {formatting.metric(m.get('accuracy'))} "
+            f"after {formatting.duration(m.get('train_seconds'))} of training"
+        )
         if event.stopped:
             self.progress.setFormat("Stopped")
             self.status.show_message(
                 f"Stopped early; the best model so far has {summary}. Resume the run from the Runs tab, or look "
-                "at it on the Evaluate page.", "ok")
+                "at it on the Evaluate page.",
+                "ok",
+            )
         else:
             self.progress.setFormat("Done")
-            self.status.show_message(f"Done: {summary}. See the Evaluate page, export the model, or try it on the "
-                                     "Inference page.", "ok")
+            self.status.show_message(
+                f"Done: {summary}. See the Evaluate page, export the model, or try it on the Inference page.", "ok"
+            )
         if event.export_error:
             self.status.show_error(event.export_error)
         self.append_log(f"{'Stopped' if event.stopped else 'Finished'}: {summary}. Model: {event.model_dir}")
@@ -226,8 +250,9 @@ class TrainPage(QWidget):
     @Slot(object)
     def on_retry_suggested(self, config) -> None:
         self._retry = config
-        self.retry_button.setText(f"Retry with batch size {config.batch_size} and gradient accumulation "
-                                  f"{config.gradient_accumulation}")
+        self.retry_button.setText(
+            f"Retry with batch size {config.batch_size} and gradient accumulation {config.gradient_accumulation}"
+        )
         self.retry_button.setVisible(True)
 
     @Slot()

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import (QAbstractSpinBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QSlider,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.core.config import TrainConfig
 from studio.core.modeling import ModelInfo, trainable_after_freezing
@@ -54,8 +63,9 @@ class HyperparameterForm(QGroupBox):
         self.frozen_layers = QSpinBox()
         self.frozen_layers.setObjectName("frozenLayers")
         self.frozen_layers.setRange(0, UNKNOWN_LAYERS)
-        self.frozen_layers.setToolTip("Freeze the embeddings and this many of the lowest layers: faster, and "
-                                      "often as good on small data")
+        self.frozen_layers.setToolTip(
+            "Freeze the embeddings and this many of the lowest layers: faster, and often as good on small data"
+        )
         self.frozen_slider = QSlider(Qt.Orientation.Horizontal)
         self.frozen_slider.setObjectName("frozenLayersSlider")
         self.frozen_slider.setRange(0, UNKNOWN_LAYERS)
@@ -157,27 +167,32 @@ class HyperparameterForm(QGroupBox):
         self.max_length.setMaximum(info.max_length if info and info.max_length >= 8 else UNKNOWN_LENGTH)
         self._show_frozen()
         if before[1] != self.max_length.value():
-            self.problem.show_message(f"Max length set to {self.max_length.value()} tokens, the most this model "
-                                      "reads.", "info")
+            self.problem.show_message(
+                f"Max length set to {self.max_length.value()} tokens, the most this model reads.", "info"
+            )
         elif before[0] != self.frozen_layers.value():
-            self.problem.show_message(f"Frozen layers set to {self.frozen_layers.value()}, all this model has.",
-                                      "info")
+            self.problem.show_message(f"Frozen layers set to {self.frozen_layers.value()}, all this model has.", "info")
 
     def _show_frozen(self) -> None:
         n = self.frozen_layers.value()
         info = self.info
         counts = info.parameter_counts if info else None
         if info is None or not counts or not counts.get("blocks"):
-            self.frozen_summary.setText(f"{n} layer{'s' if n != 1 else ''} frozen - the parameter count shows "
-                                        "once the model is read")
+            self.frozen_summary.setText(
+                f"{n} layer{'s' if n != 1 else ''} frozen - the parameter count shows once the model is read"
+            )
             return
         layers = len(counts["blocks"])
         total = counts["total"]
         trainable = trainable_after_freezing(counts, n)
         self.frozen_summary.setText(
             f"{n} of {layers} layers frozen - "
-            + (f"all {formatting.count(total)} parameters train" if n == 0 else
-               f"{formatting.count(trainable)} of {formatting.count(total)} parameters train"))
+            + (
+                f"all {formatting.count(total)} parameters train"
+                if n == 0
+                else f"{formatting.count(trainable)} of {formatting.count(total)} parameters train"
+            )
+        )
 
     # Refusing what cannot work --------------------------------------------------------------------------
 
@@ -205,8 +220,7 @@ class HyperparameterForm(QGroupBox):
 
     def _limit_sentence(self, name: str, title: str, widget: QAbstractSpinBox) -> str:
         if name == "freeze_layers" and self.info is not None:
-            return (f"The model has {self.info.num_layers} layers, so at most {self.info.num_layers} can be "
-                    "frozen.")
+            return f"The model has {self.info.num_layers} layers, so at most {self.info.num_layers} can be frozen."
         if name == "max_length" and self.info is not None:
             return f"This model reads at most {self.info.max_length} tokens; set the maximum length to that or less."
         low, high = widget.minimum(), widget.maximum()
