@@ -8,8 +8,10 @@ import logging
 import signal
 import sys
 import threading
+from dataclasses import MISSING, fields
 
 from studio import __version__
+from studio.core.config import DEVICES, TrainConfig, field_types
 
 log = logging.getLogger("studio.cli")
 
@@ -21,7 +23,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(config_cls: type[TrainConfig] = TrainConfig) -> argparse.ArgumentParser:
+    """The `studio` command line; `studio train` offers one option for each field of `config_cls` with a flag."""
     parser = _Parser(
         prog="studio",
         description="Fine-Tuning Studio: fine-tune a transformer on your CSV data. "
@@ -31,33 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     train = commands.add_parser("train", help="fine-tune a model on a CSV file")
-    train.add_argument("--train", metavar="CSV", help="training CSV file")
-    train.add_argument("--validation", metavar="CSV", help="validation CSV (default: hold out --validation-share)")
-    train.add_argument("--model", metavar="MODEL", help="hub id or model folder (default: the built-in model)")
-    train.add_argument("--text-column", metavar="NAME", help="column holding the text (default: inferred)")
-    train.add_argument("--label-column", metavar="NAME", help="column holding the label (default: inferred)")
-    train.add_argument("--lr", type=float, default=5e-5, help="learning rate (default: 5e-5)")
-    train.add_argument("--epochs", type=float, default=3.0, help="epochs (default: 3)")
-    train.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
-    train.add_argument("--max-length", type=int, default=128, help="maximum tokens per text (default: 128)")
-    train.add_argument("--freeze-layers", type=int, default=0, help="freeze embeddings and the bottom N layers")
-    train.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
-    train.add_argument("--validation-share", type=float, default=0.1, help="share held out when no validation file")
-    train.add_argument("--gradient-accumulation", type=int, default=1, help="batches per optimizer step")
-    train.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay (default: 0.01)")
-    train.add_argument("--warmup-ratio", type=float, default=0.0, help="share of steps for learning-rate warm-up")
-    train.add_argument("--evaluations-per-epoch", type=int, default=1, help="validation passes per epoch")
     train.add_argument(
-        "--checkpoint-minutes",
-        type=float,
-        default=5.0,
-        help="minutes between checkpoints to resume from after a crash (default: 5)",
+        "--config",
+        metavar="FILE",
+        help="settings saved as JSON or TOML (a run's config.json, or the app's Save settings); "
+        "options given here override them",
     )
-    train.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    train.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
-    train.add_argument("--allow-pickle", action="store_true", help="allow pickle weights (only from sources you trust)")
-    train.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
-    train.add_argument("--output", metavar="DIR", help="folder to export the trained model to")
+    add_config_options(train, config_cls)
     train.add_argument("--resume", metavar="FOLDER", help="resume a stopped or crashed run from its folder")
     train.add_argument(
         "--retry-on-oom",
@@ -71,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", metavar="CSV", help="CSV of texts to label")
     predict.add_argument("--output", metavar="CSV", help="CSV to write the predictions to")
     predict.add_argument("--text-column", metavar="NAME", help="text column of --input (default: inferred)")
-    predict.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    predict.add_argument("--device", choices=DEVICES, default="auto")
 
     export = commands.add_parser("export", help="export a run's model to a folder")
     export.add_argument("--run", metavar="FOLDER", required=True, help="run folder (printed as `run:` by train)")
@@ -79,6 +62,43 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("runs", help="list training runs and their status")
     return parser
+
+
+def add_config_options(parser: argparse.ArgumentParser, config_cls: type[TrainConfig] = TrainConfig) -> None:
+    """One option per config field whose metadata names a flag: its type, choices, help and default come from the field.
+
+    The default stays out of the parsed namespace (argparse.SUPPRESS), so that only the options actually given
+    override a --config file; config_from_args fills in the rest.
+    """
+    types = field_types(config_cls)
+    for f in fields(config_cls):
+        flag = f.metadata.get("flag")
+        if not flag:
+            continue
+        kind, _ = types[f.name]
+        default = f.default if f.default is not MISSING else None
+        text = f.metadata.get("help", "")
+        options: dict = {"dest": f.name, "default": argparse.SUPPRESS}
+        if kind is bool:
+            # A setting that is on by default needs its --no- form to be turned off.
+            options["action"] = argparse.BooleanOptionalAction if default is True else "store_true"
+        else:
+            options["type"] = kind
+            if f.metadata.get("choices"):
+                options["choices"] = tuple(f.metadata["choices"])
+            else:
+                options["metavar"] = f.metadata.get("metavar") or flag.lstrip("-").upper().replace("-", "_")
+            if default is not None and default != "" and "(default" not in text:
+                text = f"{text} (default: {default})"
+        options["help"] = text.replace("%", "%%")
+        parser.add_argument(flag, **options)
+
+
+def config_from_args(args: argparse.Namespace, config_cls: type[TrainConfig] = TrainConfig) -> TrainConfig:
+    """The --config file's settings (or the defaults without one), with each option given on the command line on top."""
+    base = config_cls.load(args.config) if getattr(args, "config", None) else config_cls()
+    given = {f.name: getattr(args, f.name) for f in fields(config_cls) if hasattr(args, f.name)}
+    return base.with_changes(**given)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,14 +129,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args) -> int:
-    from studio.core.config import BUILTIN_MODEL, TrainConfig
     from studio.core.errors import StudioError
     from studio.core.quiet import quiet_libraries
 
-    if not args.resume and not args.train:
-        raise StudioError("Give the training file with --train CSV (or --resume FOLDER to resume a run).")
-    if not args.resume and not args.output:
-        raise StudioError("Give the folder to export the model to with --output DIR.")
+    config = None
+    if args.resume:
+        if args.config:
+            raise StudioError("Give either --resume FOLDER or --config FILE: a resumed run keeps its own settings.")
+    else:
+        config = config_from_args(args)
+        if not config.train_csv:
+            raise StudioError("Give the training file with --train CSV (or --resume FOLDER to resume a run).")
+        if not config.output_dir:
+            raise StudioError("Give the folder to export the model to with --output DIR.")
     stop = threading.Event()
     _stop_on_ctrl_c(stop)
     quiet_libraries()
@@ -125,33 +150,9 @@ def _train(args) -> int:
 
     reporter = TerminalReporter()
     try:
-        if args.resume:
-            result = resume_training(args.resume, reporter, stop, output_dir=args.output)
+        if config is None:
+            result = resume_training(args.resume, reporter, stop, output_dir=getattr(args, "output_dir", None))
         else:
-            config = TrainConfig(
-                train_csv=args.train,
-                validation_csv=args.validation,
-                model=args.model or BUILTIN_MODEL,
-                text_column=args.text_column,
-                label_column=args.label_column,
-                learning_rate=args.lr,
-                epochs=args.epochs,
-                batch_size=args.batch_size,
-                max_length=args.max_length,
-                freeze_layers=args.freeze_layers,
-                seed=args.seed,
-                validation_share=args.validation_share,
-                gradient_accumulation=args.gradient_accumulation,
-                weight_decay=args.weight_decay,
-                warmup_ratio=args.warmup_ratio,
-                evaluations_per_epoch=args.evaluations_per_epoch,
-                checkpoint_minutes=args.checkpoint_minutes,
-                device=args.device,
-                precision=args.precision,
-                allow_pickle=args.allow_pickle,
-                trust_remote_code=args.trust_remote_code,
-                output_dir=args.output,
-            )
             result = _train_retrying(config, reporter, stop, args.retry_on_oom)
     finally:
         reporter.close()

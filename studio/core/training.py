@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import logging
-import math
-import os
 import shutil
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from studio.core import runs
 from studio.core.config import TrainConfig
 from studio.core.devices import is_out_of_memory, release_accelerator_memory
 from studio.core.errors import ConfigError, ExportError, OutOfMemoryError, StudioError
-from studio.core.events import Failed, Finished, Message, RunCreated, RunStarted
+from studio.core.events import Failed, Finished, Message, Reporter, RunCreated, RunStarted, StopToken
+
+if TYPE_CHECKING:
+    from studio.core.callback import StudioCallback
+    from studio.core.data import Examples
+    from studio.core.metrics import MetricsComputer
+    from studio.core.modeling import ModelSource
+    from studio.core.trainer import TrainBegins
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +44,7 @@ class _NeverStop:
         return False
 
 
-def run_training(config: TrainConfig, reporter=None, stop=None) -> TrainResult:
+def run_training(config: TrainConfig, reporter: Reporter | None = None, stop: StopToken | None = None) -> TrainResult:
     """Train in a new run folder; report events to `reporter`; end early once `stop.is_set()`."""
     from studio.core.data import load_examples
 
@@ -56,7 +62,9 @@ def run_training(config: TrainConfig, reporter=None, stop=None) -> TrainResult:
     return _run(config, run_dir, reporter, stop, resume=False, examples=examples)
 
 
-def resume_training(run_dir: str | Path, reporter=None, stop=None, output_dir: str | None = None) -> TrainResult:
+def resume_training(
+    run_dir: str | Path, reporter: Reporter | None = None, stop: StopToken | None = None, output_dir: str | None = None
+) -> TrainResult:
     """Carry on a stopped or crashed run from its last checkpoint, with the settings it started with."""
     summary = runs.load_run(run_dir)
     if summary.config is None:
@@ -115,10 +123,103 @@ def _out_of_memory(config: TrainConfig) -> OutOfMemoryError:
     return OutOfMemoryError(f"The GPU ran out of memory with a batch size of {config.batch_size}; {advice}.", retry)
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What prepare() builds for fit() and finish(): the data, the model, and the Trainer around them."""
+
+    config: TrainConfig
+    run_dir: Path
+    examples: Examples
+    source: ModelSource
+    tokenizer: Any
+    train_rows: int
+    validation_rows: int
+    device: str
+    precision: str
+    trainer: Any
+    computer: MetricsComputer
+    callback: StudioCallback
+    begins: TrainBegins
+    checkpoint: Path | None
+
+
 def _train(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, examples=None) -> TrainResult:
-    from studio.core.data import load_examples
+    """Prepare the data, the model and the Trainer; fit; finish with the final evaluation and the export."""
+    prepared = _prepare(config, run_dir, emit, stop, resume, examples)
+    train_seconds = _fit(prepared, stop)
+    return _finish(prepared, emit, train_seconds)
+
+
+def _prepare(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, examples: Examples | None) -> _Prepared:
+    """Read the data and the model, and build the Trainer; RunStarted follows once train() has counted the steps."""
+    from studio.core.callback import StudioCallback
     from studio.core.devices import choose_device, choose_precision
-    from studio.core.modeling import freeze_layers, load_for_training, max_length_of
+    from studio.core.features import tokenize_examples
+    from studio.core.metrics import MetricsComputer
+    from studio.core.trainer import TrainBegins, make_trainer
+
+    examples = _read_examples(config, emit, resume, examples)
+    device = choose_device(config.device)
+    precision = choose_precision(device, config.precision)
+    model, tokenizer, source, trainable, total = _load_model(config, examples, emit)
+    train_ds, val_ds = tokenize_examples(examples, tokenizer, config.max_length)
+
+    def started(state) -> None:
+        emit(
+            RunStarted(
+                run_dir=str(run_dir),
+                total_steps=state.max_steps,
+                train_rows=len(train_ds),
+                validation_rows=len(val_ds),
+                labels=examples.labels,
+                device=device,
+                precision=precision,
+                trainable_parameters=trainable,
+                total_parameters=total,
+                resumed_from_step=state.global_step,
+            )
+        )
+
+    computer = MetricsComputer(examples.labels)
+    callback = StudioCallback(emit, stop, computer, examples.labels, config.checkpoint_minutes * 60)
+    begins = TrainBegins(started)
+    trainer = make_trainer(
+        config,
+        run_dir / runs.CHECKPOINTS,
+        model,
+        tokenizer,
+        train_ds,
+        val_ds,
+        device,
+        precision,
+        computer,
+        [begins, callback],
+    )
+    checkpoint = runs.last_checkpoint(run_dir) if resume else None
+    if checkpoint is not None:
+        emit(Message(f"Resuming from {checkpoint.name}"))
+    elif resume:
+        emit(Message("No checkpoint was saved before the run stopped; starting it again from the beginning."))
+    return _Prepared(
+        config=config,
+        run_dir=run_dir,
+        examples=examples,
+        source=source,
+        tokenizer=tokenizer,
+        train_rows=len(train_ds),
+        validation_rows=len(val_ds),
+        device=device,
+        precision=precision,
+        trainer=trainer,
+        computer=computer,
+        callback=callback,
+        begins=begins,
+        checkpoint=checkpoint,
+    )
+
+
+def _read_examples(config: TrainConfig, emit, resume: bool, examples: Examples | None) -> Examples:
+    from studio.core.data import load_examples
 
     if examples is None:
         emit(Message(f"Reading {Path(config.train_csv).name}" + (" (resuming)" if resume else "")))
@@ -139,10 +240,14 @@ def _train(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, example
             f"labels: {', '.join(examples.labels)}"
         )
     )
-    device = choose_device(config.device)
-    precision = choose_precision(device, config.precision)
+    return examples
 
+
+def _load_model(config: TrainConfig, examples: Examples, emit):
+    """(model, tokenizer, source, trainable parameters, all parameters), with the configured layers frozen."""
     from transformers import set_seed
+
+    from studio.core.modeling import freeze_layers, load_for_training, max_length_of
 
     # Seed before the head is initialised so that a run, and its resumption, start from the same weights.
     set_seed(config.seed)
@@ -158,70 +263,30 @@ def _train(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, example
         )
     trainable, total = freeze_layers(model, config.freeze_layers)
     emit(Message(f"{trainable:,} of {total:,} parameters will train ({config.freeze_layers} layers frozen)"))
+    return model, tokenizer, source, trainable, total
 
-    from studio.core.features import tokenize_examples
 
-    train_ds, val_ds = tokenize_examples(examples, tokenizer, config.max_length)
-    trainer, computer, callback = _make_trainer(
-        config, run_dir, model, tokenizer, train_ds, val_ds, examples.labels, device, precision, emit, stop
-    )
-    checkpoint = runs.last_checkpoint(run_dir) if resume else None
-    start_step = 0
-    if checkpoint is not None:
-        import json
-
-        start_step = json.loads((checkpoint / "trainer_state.json").read_text()).get("global_step", 0)
-        emit(Message(f"Resuming from {checkpoint.name}"))
-    elif resume:
-        emit(Message("No checkpoint was saved before the run stopped; starting it again from the beginning."))
-    emit(
-        RunStarted(
-            run_dir=str(run_dir),
-            total_steps=_total_steps(trainer),
-            train_rows=len(train_ds),
-            validation_rows=len(val_ds),
-            labels=examples.labels,
-            device=device,
-            precision=precision,
-            trainable_parameters=trainable,
-            total_parameters=total,
-            resumed_from_step=start_step,
-        )
-    )
+def _fit(prepared: _Prepared, stop) -> float:
+    """Train (from the checkpoint, when resuming) until done or stopped; the seconds it took."""
+    checkpoint = prepared.checkpoint
     started = time.monotonic()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    train_seconds = time.monotonic() - started
-    if stop.is_set() and not callback.stopped:
-        callback.stopped = True  # the stop came after the last step
+    prepared.trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if stop.is_set() and not prepared.callback.stopped:
+        prepared.callback.stopped = True  # the stop came after the last step
+    return time.monotonic() - started
 
-    # The best checkpoint is loaded at the end of training; evaluate it once more for the final report,
-    # which the Finished event carries (not a point on the live curves).
-    callback.report_evaluations = False
-    final = trainer.evaluate()
-    report = computer.last_report or {}
-    metrics = {
-        "f1": float(final["eval_f1"]),
-        "accuracy": float(final["eval_accuracy"]),
-        "precision": float(final["eval_precision"]),
-        "recall": float(final["eval_recall"]),
-        "loss": float(final["eval_cross_entropy"]),
-        "train_seconds": round(train_seconds, 2),
-        "train_samples_per_second": round(_samples_seen(trainer, start_step, config) / max(train_seconds, 1e-9), 2),
-        "epochs_completed": round(float(trainer.state.epoch or 0), 4),
-        "stopped_early": callback.stopped,
-        "labels": list(examples.labels),
-        "per_class": report.get("per_class", {}),
-        "confusion": report.get("confusion", []),
-        "device": device,
-        "precision_mode": precision,
-    }
+
+def _finish(prepared: _Prepared, emit, train_seconds: float) -> TrainResult:
+    """Evaluate the best checkpoint, export it to the run (and to config.output_dir), and report Finished."""
+    config, run_dir, trainer, callback = prepared.config, prepared.run_dir, prepared.trainer, prepared.callback
+    metrics = _final_metrics(prepared, train_seconds)
     model_dir = run_dir / runs.MODEL
     output_dir = export_error = None
     if trainer.is_world_process_zero():
         from studio.core.export import export_folder, export_model
 
-        card = _card(config, source, examples, len(train_ds), len(val_ds))
-        export_model(model_dir, trainer.model, tokenizer, card, metrics)
+        card = _card(config, prepared.source, prepared.examples, prepared.train_rows, prepared.validation_rows)
+        export_model(model_dir, trainer.model, prepared.tokenizer, card, metrics)
         if config.output_dir:
             try:
                 output_dir = export_folder(model_dir, config.output_dir)
@@ -253,96 +318,31 @@ def _train(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, example
     )
 
 
-def training_arguments(config: TrainConfig, output_dir: Path, train_rows: int, device: str, precision: str):
-    """The Trainer's arguments for this config: evaluation and checkpoint schedule, precision, sampler."""
-    from transformers import TrainingArguments
-
-    from studio.core.devices import supports_tf32
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))  # under torchrun, each rank takes its share of a batch
-    steps_per_epoch = max(1, math.ceil(train_rows / (config.batch_size * config.gradient_accumulation * world)))
-    total_steps = max(1, math.ceil(steps_per_epoch * config.epochs))
-    eval_steps = max(1, steps_per_epoch // config.evaluations_per_epoch)
-    # Enough loss points for a smooth live plot, without a log call on every step of a long run.
-    logging_steps = max(1, min(50, total_steps // 200))
-    return TrainingArguments(
-        output_dir=str(output_dir),
-        learning_rate=config.learning_rate,
-        num_train_epochs=config.epochs,
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=max(config.batch_size, 32),
-        gradient_accumulation_steps=config.gradient_accumulation,
-        weight_decay=config.weight_decay,
-        warmup_steps=float(config.warmup_ratio),  # a float below 1 is a share of all steps
-        seed=config.seed,
-        eval_strategy="steps",
-        eval_steps=eval_steps,
-        save_strategy="steps",
-        save_steps=eval_steps,
-        # The best checkpoint and the latest: enough to keep the best model and to resume.
-        save_total_limit=2,
-        load_best_model_at_end=True,
-        metric_for_best_model="selection_score",
-        greater_is_better=True,
-        logging_strategy="steps",
-        logging_steps=logging_steps,
-        logging_first_step=True,
-        bf16=precision == "bf16",
-        fp16=precision == "fp16",
-        tf32=True if supports_tf32(device) else None,
-        use_cpu=device == "cpu",
-        optim="adamw_torch_fused" if device in ("cuda", "cpu") else "adamw_torch",
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-        # Every parameter of an encoder classifier takes part in the forward pass.
-        ddp_find_unused_parameters=False,
-    )
-
-
-def _make_trainer(config, run_dir, model, tokenizer, train_ds, val_ds, labels, device, precision, emit, stop):
-    from transformers import DataCollatorWithPadding
-    from transformers.trainer_callback import PrinterCallback
-
-    from studio.core.callback import StudioCallback
-    from studio.core.metrics import MetricsComputer
-    from studio.core.trainer import StudioTrainer
-
-    args = training_arguments(config, run_dir / runs.CHECKPOINTS, len(train_ds), device, precision)
-    computer = MetricsComputer(labels)
-    callback = StudioCallback(emit, stop, computer, labels, config.checkpoint_minutes * 60)
-    # Batches of similar length waste little compute on padding (StudioTrainer's sampler).
-    trainer = StudioTrainer(
-        model=model,
-        args=args,
-        train_dataset=train_ds,
-        eval_dataset=val_ds,
-        processing_class=tokenizer,
-        # Tensor cores want lengths in multiples of 8; the CPU gains nothing from the extra padding.
-        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if device == "cuda" else None),
-        compute_metrics=computer,
-        callbacks=[callback],
-    )
-    # With tqdm off, the Trainer prints every log dict to stdout; our events say the same, once.
-    trainer.remove_callback(PrinterCallback)
-    return trainer, computer, callback
-
-
-def _total_steps(trainer) -> int:
-    args = trainer.args
-    per_epoch = max(
-        1,
-        math.ceil(
-            len(trainer.train_dataset)
-            / (args.per_device_train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size))
-        ),
-    )
-    return max(1, math.ceil(per_epoch * args.num_train_epochs))
-
-
-def _samples_seen(trainer, start_step: int, config: TrainConfig) -> float:
-    steps = trainer.state.global_step - start_step
-    return steps * config.batch_size * config.gradient_accumulation * max(1, trainer.args.world_size)
+def _final_metrics(prepared: _Prepared, train_seconds: float) -> dict:
+    trainer, callback, config = prepared.trainer, prepared.callback, prepared.config
+    # The best checkpoint is loaded at the end of training; evaluate it once more for the final report,
+    # which the Finished event carries (not a point on the live curves).
+    callback.report_evaluations = False
+    final = trainer.evaluate()
+    report = prepared.computer.last_report or {}
+    steps = trainer.state.global_step - prepared.begins.first_step
+    samples = steps * config.batch_size * config.gradient_accumulation * max(1, trainer.args.world_size)
+    return {
+        "f1": float(final["eval_f1"]),
+        "accuracy": float(final["eval_accuracy"]),
+        "precision": float(final["eval_precision"]),
+        "recall": float(final["eval_recall"]),
+        "loss": float(final["eval_cross_entropy"]),
+        "train_seconds": round(train_seconds, 2),
+        "train_samples_per_second": round(samples / max(train_seconds, 1e-9), 2),
+        "epochs_completed": round(float(trainer.state.epoch or 0), 4),
+        "stopped_early": callback.stopped,
+        "labels": list(prepared.examples.labels),
+        "per_class": report.get("per_class", {}),
+        "confusion": report.get("confusion", []),
+        "device": prepared.device,
+        "precision_mode": prepared.precision,
+    }
 
 
 def _card(config: TrainConfig, source, examples, train_rows: int, validation_rows: int) -> dict:

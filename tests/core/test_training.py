@@ -38,6 +38,10 @@ def test_a_run_reports_events_and_exports_a_pipeline_ready_model(small_csv, tiny
     assert all(e.labels == ("negative", "positive") and len(e.confusion) == 2 for e in evaluations)
     progress = [e for e in seen if isinstance(e, ev.Progress)]
     assert progress[-1].step == progress[-1].total_steps == 14
+    # The total is the Trainer's own count, reported before the first step.
+    started = next(e for e in seen if isinstance(e, ev.RunStarted))
+    assert started.total_steps == 14 and started.resumed_from_step == 0
+    assert kinds.index(ev.RunStarted) < kinds.index(ev.Progress)
 
     m = result.metrics
     assert set(m) >= {"f1", "accuracy", "loss", "train_seconds", "per_class", "confusion"}
@@ -86,7 +90,8 @@ def test_a_stopped_run_resumes_to_the_same_metrics_as_an_uninterrupted_one(small
     resumed = []
     second = resume_training(first.run_dir, resumed.append)
     started = next(e for e in resumed if isinstance(e, ev.RunStarted))
-    assert started.resumed_from_step >= 10
+    assert started.resumed_from_step >= 10 and started.total_steps == 14
+    assert resumed.index(started) < next(i for i, e in enumerate(resumed) if isinstance(e, ev.Progress))
     assert max(e.step for e in resumed if isinstance(e, ev.Progress)) == 14
     assert not second.stopped and load_run(first.run_dir).status == "finished"
     for key in ("loss", "f1", "accuracy"):
