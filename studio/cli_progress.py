@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
-from studio.core.events import Evaluated, Failed, LossLogged, Message, Progress, RunCreated, RunStarted
+from studio.core import events as ev
 
 
 class TerminalReporter:
@@ -15,40 +16,60 @@ class TerminalReporter:
         self.out = out or sys.stdout
         self.interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.bar = None
-        self.loss = None
+        self.loss: float | None = None
+        # What each event does on the terminal; an event missing here is not shown.
+        self._handlers: dict[type[ev.Event], Callable] = {
+            ev.RunCreated: self._on_run_created,
+            ev.Message: self._on_message,
+            ev.RunStarted: self._on_run_started,
+            ev.Progress: self._on_progress,
+            ev.LossLogged: self._on_loss_logged,
+            ev.Evaluated: self._on_evaluated,
+            ev.Failed: self._on_failed,
+        }
 
-    def __call__(self, event) -> None:
-        if isinstance(event, RunCreated):
-            print(f"run: {event.run_dir}", file=self.out, flush=True)
-        elif isinstance(event, Message):
-            self._line(("warning: " if event.level == "warning" else "") + event.text)
-        elif isinstance(event, RunStarted):
-            self._line(f"training on {event.device} ({event.precision}), {event.total_steps} steps")
-            if self.interactive:
-                from tqdm import tqdm
+    def __call__(self, event: ev.Event) -> None:
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
 
-                self.bar = tqdm(
-                    total=event.total_steps,
-                    initial=event.resumed_from_step,
-                    file=self.stream,
-                    unit="step",
-                    dynamic_ncols=True,
-                    desc="training",
-                )
-        elif isinstance(event, Progress):
-            if self.bar is not None:
-                self.bar.update(event.step - self.bar.n)
-                if self.loss is not None:
-                    self.bar.set_postfix(loss=f"{self.loss:.4f}", refresh=False)
-        elif isinstance(event, LossLogged):
-            self.loss = event.loss
-        elif isinstance(event, Evaluated):
-            self._line(
-                f"step {event.step} (epoch {event.epoch:.2f}): validation loss {event.loss:.4f}, "
-                f"f1 {event.f1:.4f}, accuracy {event.accuracy:.4f}"
+    def _on_run_created(self, event: ev.RunCreated) -> None:
+        print(f"run: {event.run_dir}", file=self.out, flush=True)
+
+    def _on_message(self, event: ev.Message) -> None:
+        self._line(("warning: " if event.level == "warning" else "") + event.text)
+
+    def _on_run_started(self, event: ev.RunStarted) -> None:
+        self._line(f"training on {event.device} ({event.precision}), {event.total_steps} steps")
+        if self.interactive:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=event.total_steps,
+                initial=event.resumed_from_step,
+                file=self.stream,
+                unit="step",
+                dynamic_ncols=True,
+                desc="training",
             )
-        elif isinstance(event, Failed):
-            self.close()
+
+    def _on_progress(self, event: ev.Progress) -> None:
+        if self.bar is not None:
+            self.bar.update(event.step - self.bar.n)
+            if self.loss is not None:
+                self.bar.set_postfix(loss=f"{self.loss:.4f}", refresh=False)
+
+    def _on_loss_logged(self, event: ev.LossLogged) -> None:
+        self.loss = event.loss
+
+    def _on_evaluated(self, event: ev.Evaluated) -> None:
+        self._line(
+            f"step {event.step} (epoch {event.epoch:.2f}): validation loss {event.loss:.4f}, "
+            f"f1 {event.f1:.4f}, accuracy {event.accuracy:.4f}"
+        )
+
+    def _on_failed(self, event: ev.Failed) -> None:
+        self.close()
 
     def _line(self, text: str) -> None:
         if self.bar is not None:

@@ -7,7 +7,7 @@ import time
 
 from transformers import TrainerCallback
 
-from studio.core.events import Evaluated, LossLogged, Progress
+from studio.core.events import Evaluated, LossLogged, Progress, Reporter, StopToken
 
 
 class StudioCallback(TrainerCallback):
@@ -16,7 +16,7 @@ class StudioCallback(TrainerCallback):
     # Progress is throttled at the source: the UI needs a few updates a second, not one per step.
     PROGRESS_INTERVAL_S = 0.25
 
-    def __init__(self, emit, stop, metrics_computer, labels, checkpoint_seconds: float):
+    def __init__(self, emit: Reporter, stop: StopToken | None, metrics_computer, labels, checkpoint_seconds: float):
         self.emit = emit
         self.stop = stop
         self.metrics_computer = metrics_computer
@@ -33,7 +33,7 @@ class StudioCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         now = time.monotonic()
-        if self.stop is not None and self.stop.is_set() and not self.stopped:
+        if self._stop_requested(args) and not self.stopped:
             self.stopped = True
             control.should_training_stop = True
         if state.global_step >= state.max_steps:
@@ -60,6 +60,19 @@ class StudioCallback(TrainerCallback):
                     eta_s=eta,
                 )
             )
+
+    def _stop_requested(self, args) -> bool:
+        requested = self.stop is not None and self.stop.is_set()
+        if args.world_size <= 1:
+            return requested
+        # Under torchrun every rank must leave the loop after the same step, or the others wait forever in
+        # their next all-reduce; a stop asked of any rank (the app signals rank 0) is shared with all of them.
+        import torch
+        import torch.distributed as dist
+
+        flag = torch.tensor([1 if requested else 0], device=args.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
 
     def on_save(self, args, state, control, **kwargs):
         self._last_save = time.monotonic()

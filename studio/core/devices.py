@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from studio.core.errors import ConfigError
+from studio.core.launch import IN_PROCESS, Launch
 
 
 def available_devices() -> list[str]:
@@ -55,6 +58,84 @@ def choose_precision(device: str, requested: str = "auto") -> str:
     if requested == "bf16" and device == "cuda" and not torch.cuda.is_bf16_supported():
         raise ConfigError("This GPU does not support bf16; choose fp16 or auto.")
     return requested
+
+
+@dataclass(frozen=True)
+class DeviceOption:
+    """One entry of the Train page's device choice: what it is called, and how a run on it is launched."""
+
+    key: str  # "auto", "cpu", "mps", "cuda:N" or "all-gpus": the choice, as the page remembers it
+    label: str
+    device: str  # TrainConfig.device
+    launch: Launch = IN_PROCESS
+    # What auto precision gives on it, and why, e.g. ("bf16", "this CPU has native bf16").
+    auto_precision: str = "fp32"
+    precision_reason: str = ""
+    precisions: tuple[str, ...] = ("fp32",)  # those it can train in
+    place: str = ""  # where it trains, when the label does not say it alone (auto's choice)
+
+    @property
+    def where(self) -> str:
+        return self.place or self.label
+
+
+def list_devices() -> list[DeviceOption]:
+    """auto (naming its choice) first, then each CUDA GPU by name, all GPUs when there are several, MPS and CPU.
+
+    Imports torch and wakes the GPUs: call it in the background.
+    """
+    import torch
+
+    options = []
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    cuda = _precision_option("cuda") if gpus else None
+    for index in range(gpus):
+        assert cuda is not None
+        name = torch.cuda.get_device_name(index)
+        # In this process the Trainer takes the first visible GPU (and all of them, with DataParallel): another
+        # one, or one of several, trains in a child process that sees only it.
+        launch = IN_PROCESS if gpus == 1 else Launch(processes=1, visible_devices=str(index))
+        options.append(DeviceOption(f"cuda:{index}", f"GPU {index}: {name}", "cuda", launch, *cuda))
+    if gpus > 1:
+        assert cuda is not None
+        options.append(DeviceOption("all-gpus", f"all GPUs ({gpus})", "cuda", Launch(processes=gpus), *cuda))
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        options.append(DeviceOption("mps", "Apple GPU (MPS)", "mps", IN_PROCESS, *_precision_option("mps")))
+    options.append(DeviceOption("cpu", "CPU", "cpu", IN_PROCESS, *_precision_option("cpu")))
+    # choose_device's order: the first GPU (in this process, as the Trainer picks it), else MPS, else the CPU.
+    auto = options[0]
+    auto_name = "CPU" if auto.device == "cpu" else auto.label
+    summary = f"auto ({auto_name}, {auto.auto_precision}: {auto.precision_reason})"
+    options.insert(
+        0,
+        DeviceOption(
+            "auto",
+            summary,
+            "auto",
+            IN_PROCESS,
+            auto.auto_precision,
+            auto.precision_reason,
+            auto.precisions,
+            place=auto_name,
+        ),
+    )
+    return options
+
+
+def _precision_option(device: str) -> tuple[str, str, tuple[str, ...]]:
+    """auto's precision on a device, the reason for it, and every precision the device can train in."""
+    import torch
+
+    if device == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return "bf16", "this GPU supports bf16", ("bf16", "fp16", "fp32")
+        return "fp16", "this GPU has no bf16", ("fp16", "fp32")
+    if device == "cpu":
+        if cpu_has_native_bf16():
+            return "bf16", "this CPU has native bf16", ("bf16", "fp32")
+        # bf16 still works on such a CPU, only slower than fp32.
+        return "fp32", "this CPU has no native bf16", ("fp32", "bf16")
+    return "fp32", "mixed precision on MPS is not supported by the trainer here", ("fp32",)
 
 
 def supports_tf32(device: str) -> bool:

@@ -2,15 +2,53 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from studio.core.config import TrainConfig
 
 
 @dataclass(frozen=True)
 class Event:
-    """Base of every event; `kind` names it in the events log."""
+    """Base of every event; `kind` names it in the events log. A subclass is all a new event needs."""
+
+    _kinds: ClassVar[dict[str, type[Event]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Event._kinds[cls.__name__] = cls
 
     def to_dict(self) -> dict:
         return {"kind": type(self).__name__, **asdict(self)}
+
+
+# What the engine reports to, and what it asks whether to stop: the whole seam between it and its callers.
+Reporter = Callable[[Event], None]
+
+
+class StopToken(Protocol):
+    def is_set(self) -> bool: ...
+
+
+def event_from_dict(data: dict) -> Event | None:
+    """The event a line of the events log holds, or None for a kind this version does not know."""
+    cls = Event._kinds.get(str(data.get("kind")))
+    if cls is None:
+        return None
+    values = {}
+    for f in fields(cls):
+        if f.name in data:
+            value = data[f.name]
+            # JSON has no tuples: the events' tuples (labels, the confusion matrix) come back as lists.
+            if isinstance(value, list):
+                value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+            values[f.name] = value
+    try:
+        return cls(**values)
+    except TypeError:  # a line written by another version, missing a field this one needs
+        return None
 
 
 @dataclass(frozen=True)
@@ -86,5 +124,14 @@ class Finished(Event):
 
 @dataclass(frozen=True)
 class Failed(Event):
+    """The run ended in an error; `message` is the sentence to show."""
+
     message: str
     run_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class RetrySuggested(Event):
+    """After running out of memory: settings with the same effective batch that would fit."""
+
+    config: TrainConfig

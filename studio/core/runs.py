@@ -13,7 +13,7 @@ from pathlib import Path
 
 from studio.core.config import TrainConfig
 from studio.core.errors import StudioError
-from studio.core.events import Event
+from studio.core.events import Event, Reporter
 from studio.core.paths import runs_dir
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def read_status(run_dir: Path) -> dict:
 class EventLog:
     """Appends each event to events.jsonl (one JSON object a line) and passes it on to the reporter."""
 
-    def __init__(self, run_dir: Path | None, reporter=None):
+    def __init__(self, run_dir: Path | None, reporter: Reporter | None = None):
         self.reporter = reporter
         self._file = None
         if run_dir is not None and is_main_process():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, QThreadPool, QTimer, Signal, Slot
@@ -23,6 +24,7 @@ from studio.core.errors import StudioError
 from studio.core.paths import config_dir
 from studio.ui.pages.model_page import ModelPage
 from studio.ui.settings import load_settings, save_settings
+from studio.ui.settings_files import SettingsFiles
 from studio.ui.tasks import TaskError, TaskRunner
 from studio.ui.training_controller import TrainingController
 from studio.ui.warmup import ensure_libraries
@@ -80,6 +82,7 @@ class MainWindow(QMainWindow):
         self.run_state = QLabel("")
         self.run_state.setObjectName("runState")
         self.statusBar().addPermanentWidget(self.run_state)
+        self.settings_files = SettingsFiles(self)  # File > Save settings…, Load settings…
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         self._restore_window()
         self._build_after_paint = deferred
@@ -111,7 +114,7 @@ class MainWindow(QMainWindow):
 
         self.data_page = DataPage(self.tasks, self.settings)
         self.train_page = TrainPage(self.tasks, self.settings)
-        self.evaluate_page = EvaluatePage(self.settings)
+        self.evaluate_page = EvaluatePage(self.tasks, self.settings)
         self.inference_page = InferencePage(self.tasks, self.settings)
         pages = (self.data_page, self.train_page, self.evaluate_page, self.inference_page)
         for index, (name, page) in enumerate(zip(PAGES[1:], pages, strict=False), start=1):
@@ -136,22 +139,16 @@ class MainWindow(QMainWindow):
         self.train_page.runs.resume_requested.connect(self._on_resume_requested)
         self.train_page.runs.results_requested.connect(self._on_results_requested)
         self.evaluate_page.exported.connect(self._on_exported)
-        t, page = self.training, self.train_page
-        t.run_created.connect(page.on_run_created)
-        t.run_started.connect(page.on_run_started)
-        t.progressed.connect(page.on_progress)
-        t.loss_logged.connect(page.on_loss_logged)
-        t.evaluated.connect(page.on_evaluated)
-        t.message_logged.connect(page.on_message)
-        t.run_finished.connect(page.on_finished)
-        t.run_failed.connect(page.on_failed)
-        t.stopping.connect(page.on_stopping)
-        t.retry_suggested.connect(page.on_retry_suggested)
-        t.run_started.connect(self._on_run_started)
-        t.progressed.connect(self._on_progressed)
-        t.run_finished.connect(self._on_run_finished)
-        t.run_failed.connect(self._on_run_failed)
-        t.running_changed.connect(self._on_running_changed)
+        self.training.event.connect(self.train_page.on_event)
+        self.training.event.connect(self._on_training_event)
+        self.training.stopping.connect(self.train_page.on_stopping)
+        self.training.running_changed.connect(self._on_running_changed)
+        # What the window itself does with the run's events (the Train page has its own table).
+        self._event_handlers: dict[type[ev.Event], Callable] = {
+            ev.Progress: self._on_progressed,
+            ev.Finished: self._on_run_finished,
+            ev.Failed: self._on_run_failed,
+        }
 
     def show_page(self, name: str) -> None:
         self.sidebar.setCurrentRow(PAGES.index(name))
@@ -165,6 +162,7 @@ class MainWindow(QMainWindow):
         self.model_page.inspect()
         # The training libraries too, now rather than when Train is pressed (see warmup.py).
         self.tasks.submit(ensure_libraries, failed=self._on_preload_failed)
+        self.train_page.probe_devices()
 
     def _on_preload_failed(self, error: TaskError) -> None:
         log.warning("Preloading the training libraries failed: %s", error.message)
@@ -182,6 +180,7 @@ class MainWindow(QMainWindow):
             validation_share=self.data_page.validation_share(),
             allow_pickle=self.model_page.allows_pickle(),
             **self.train_page.form.values(),
+            **self.train_page.hardware.values(),
         )
 
     @Slot()
@@ -201,7 +200,7 @@ class MainWindow(QMainWindow):
         self._start_training()
 
     def _start_training(self) -> None:
-        problem = self.train_page.form.first_problem()
+        problem = self.train_page.form.first_problem() or self.train_page.hardware.problem()
         config = self.current_config()
         problem = problem or next(iter(config.problems().values()), None)
         if problem:
@@ -211,19 +210,20 @@ class MainWindow(QMainWindow):
         self.settings.hyperparameters.validation_share = config.validation_share
         self.settings.model = config.model
         save_settings(self.settings)
-        self.training.start(config)
+        self.training.start(config, self.train_page.hardware.launch())
 
     @Slot(object)
     def _on_retry_requested(self, config: TrainConfig) -> None:
         if not self.training.is_running():
             self.train_page.form.batch_size.setValue(config.batch_size)
-            self.training.start(config)
+            self.training.start(config, self.train_page.hardware.launch())
 
     @Slot(str)
     def _on_resume_requested(self, run_dir: str) -> None:
         if not self.training.is_running():
             self.show_page("Train")
-            self.training.resume(run_dir)
+            # On the device chosen now: a run begun on all GPUs carries on under torchrun when that is chosen.
+            self.training.resume(run_dir, self.train_page.hardware.launch())
 
     @Slot(bool)
     def _on_running_changed(self, running: bool) -> None:
@@ -231,19 +231,14 @@ class MainWindow(QMainWindow):
         self.run_state.setText("Training…" if running else "")
 
     @Slot(object)
-    def _on_run_started(self, event: ev.RunStarted) -> None:
-        if event.resumed_from_step:
-            from studio.core.runs import read_events
+    def _on_training_event(self, event: ev.Event) -> None:
+        handler = self._event_handlers.get(type(event))
+        if handler is not None:
+            handler(event)
 
-            earlier = read_events(Path(event.run_dir))
-            last_start = max((i for i, e in enumerate(earlier) if e.get("kind") == "RunCreated"), default=0)
-            self.train_page.replay([e for e in earlier[:last_start] if e.get("step", 0) <= event.resumed_from_step])
-
-    @Slot(object)
     def _on_progressed(self, event: ev.Progress) -> None:
         self.run_state.setText(f"Training: step {event.step} of {event.total_steps}")
 
-    @Slot(object)
     def _on_run_finished(self, event: ev.Finished) -> None:
         self.evaluate_page.show_results(event.model_dir, event.metrics, event.stopped)
         from studio.ui.pages.inference_page import JUST_TRAINED
@@ -255,8 +250,7 @@ class MainWindow(QMainWindow):
             10000,
         )
 
-    @Slot(str)
-    def _on_run_failed(self, message: str) -> None:
+    def _on_run_failed(self, event: ev.Failed) -> None:
         self.statusBar().showMessage("Training failed; the Train page says why.", 10000)
 
     @Slot(str)

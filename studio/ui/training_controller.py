@@ -8,35 +8,20 @@ import threading
 from PySide6.QtCore import QEventLoop, QObject, QThread, Signal, Slot
 
 from studio.core.config import TrainConfig
+from studio.core.launch import IN_PROCESS, Launch
 from studio.ui.worker import TrainingWorker
 
 log = logging.getLogger(__name__)
 
-_RELAYED = (
-    "run_created",
-    "message_logged",
-    "run_started",
-    "progressed",
-    "loss_logged",
-    "evaluated",
-    "run_finished",
-    "run_failed",
-    "retry_suggested",
-)
-
 
 class TrainingController(QObject):
-    """One run at a time, in a QThread; the worker's signals are relayed from here, on the GUI thread."""
+    """One run at a time, in a QThread; the worker's one `event` signal is re-emitted from here, on the GUI thread.
 
-    run_created = Signal(object)
-    message_logged = Signal(object)
-    run_started = Signal(object)
-    progressed = Signal(object)
-    loss_logged = Signal(object)
-    evaluated = Signal(object)
-    run_finished = Signal(object)
-    run_failed = Signal(str)
-    retry_suggested = Signal(object)
+    A run trains in this process, or in a child process (TrainingWorker or ProcessTrainingWorker, as the
+    Launch says); both emit the same events, so the pages never know which.
+    """
+
+    event = Signal(object)  # every event of the run: the engine's frozen dataclasses, Failed, RetrySuggested
     running_changed = Signal(bool)
     stopping = Signal()
     idle = Signal()  # the thread has ended
@@ -51,11 +36,11 @@ class TrainingController(QObject):
     def is_running(self) -> bool:
         return self._thread is not None
 
-    def start(self, config: TrainConfig) -> None:
-        self._launch(TrainingWorker(config=config, stop=threading.Event()))
+    def start(self, config: TrainConfig, launch: Launch = IN_PROCESS) -> None:
+        self._launch(_worker(launch, config=config))
 
-    def resume(self, run_dir: str) -> None:
-        self._launch(TrainingWorker(resume_dir=str(run_dir), stop=threading.Event()))
+    def resume(self, run_dir: str, launch: Launch = IN_PROCESS) -> None:
+        self._launch(_worker(launch, resume_dir=str(run_dir)))
 
     def _launch(self, worker: TrainingWorker) -> None:
         if self._thread is not None:
@@ -70,8 +55,7 @@ class TrainingController(QObject):
         # destroys the thread object.
         thread.finished.connect(self._on_thread_finished)
         thread.finished.connect(thread.deleteLater)
-        for name in _RELAYED:
-            getattr(worker, name).connect(getattr(self, name))
+        worker.event.connect(self.event)  # queued to this (the GUI) thread, then re-emitted
         self._thread, self._worker, self._stop = thread, worker, worker.stop
         self.running_changed.emit(True)
         thread.start()
@@ -110,3 +94,11 @@ class TrainingController(QObject):
         self._thread = self._worker = self._stop = None
         self.running_changed.emit(False)
         self.idle.emit()
+
+
+def _worker(launch: Launch, config: TrainConfig | None = None, resume_dir: str | None = None) -> TrainingWorker:
+    if launch.in_process:
+        return TrainingWorker(config=config, resume_dir=resume_dir, stop=threading.Event())
+    from studio.ui.process_worker import ProcessTrainingWorker
+
+    return ProcessTrainingWorker(launch, config=config, resume_dir=resume_dir, stop=threading.Event())

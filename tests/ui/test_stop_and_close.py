@@ -5,8 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QPushButton
 
+from studio.core import events as ev
 from studio.core.runs import list_runs
 from tests.ui.conftest import find, wait_for_data
+from tests.ui.events import collect
 
 TIMEOUT_MS = 120_000
 
@@ -19,8 +21,7 @@ def _start_long_run(qtbot, window, model_dir, csv_path):
     find(window, "epochs").setValue(60)
     find(window, "batchSize").setValue(8)
     find(window, "maxLength").setValue(32)
-    steps = []
-    window.training.progressed.connect(steps.append)
+    steps = collect(window.training, ev.Progress)
     qtbot.mouseClick(find(window, "trainButton", QPushButton), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(steps) and steps[-1].step >= 3, timeout=TIMEOUT_MS)
     return steps
@@ -28,8 +29,7 @@ def _start_long_run(qtbot, window, model_dir, csv_path):
 
 def test_stop_ends_the_run_at_the_next_step_and_resume_carries_it_on(qtbot, window, tiny_model_dir, small_csv):
     steps = _start_long_run(qtbot, window, tiny_model_dir, small_csv)
-    finished = []
-    window.training.run_finished.connect(finished.append)
+    finished = collect(window.training, ev.Finished)
     with qtbot.waitSignal(window.training.idle, timeout=TIMEOUT_MS):
         qtbot.mouseClick(find(window, "stopButton", QPushButton), Qt.MouseButton.LeftButton)
         assert not find(window, "stopButton", QPushButton).isEnabled()
@@ -47,8 +47,7 @@ def test_stop_ends_the_run_at_the_next_step_and_resume_carries_it_on(qtbot, wind
     qtbot.mouseClick(runs.results_button, Qt.MouseButton.LeftButton)
     assert window.stack.currentWidget() is window.evaluate_page
     assert run.path.name in find(window, "evaluateRun").text() and "stopped early" in find(window, "evaluateRun").text()
-    started = []
-    window.training.run_started.connect(started.append)
+    started = collect(window.training, ev.RunStarted)
     qtbot.mouseClick(runs.resume_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(started), timeout=TIMEOUT_MS)
     assert started[0].resumed_from_step >= 3

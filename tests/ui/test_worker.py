@@ -1,4 +1,4 @@
-"""The training worker relays the engine's events as signals on the GUI thread and turns errors into sentences."""
+"""The training worker passes the engine's events on as one signal, on the GUI thread; errors become sentences."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from studio.core import events as ev
 from studio.core.config import TrainConfig
 from studio.core.errors import OutOfMemoryError
 from studio.ui.training_controller import TrainingController
+from tests.ui.events import collect
 
 
 @pytest.fixture
@@ -55,8 +56,7 @@ def test_events_arrive_as_the_same_objects_on_the_gui_thread(qtbot, fake_engine)
         received.append(event)
         threads.append(QThread.currentThread() is QApplication.instance().thread())
 
-    for signal in (controller.run_created, controller.message_logged, controller.loss_logged, controller.progressed):
-        signal.connect(record)
+    controller.event.connect(record)
     with qtbot.waitSignal(controller.idle, timeout=10_000):
         controller.start(TrainConfig(train_csv="x.csv"))
     assert calls and calls[0][1] is False, "the engine ran on the training thread"
@@ -71,12 +71,11 @@ def test_an_unexpected_error_becomes_a_sentence_that_names_the_log(qtbot, fake_e
 
     fake_engine(script)
     controller = TrainingController()
-    failures = []
-    controller.run_failed.connect(failures.append)
+    failed = collect(controller, ev.Failed)
     with qtbot.waitSignal(controller.idle, timeout=10_000):
         controller.start(TrainConfig(train_csv="x.csv"))
-    assert len(failures) == 1
-    assert "RuntimeError: kaboom" in failures[0] and "studio.log" in failures[0]
+    (failure,) = failed
+    assert "RuntimeError: kaboom" in failure.message and "studio.log" in failure.message
 
 
 def test_a_bug_inside_a_run_still_names_the_log(qtbot, fake_engine):
@@ -86,11 +85,11 @@ def test_a_bug_inside_a_run_still_names_the_log(qtbot, fake_engine):
 
     fake_engine(script)
     controller = TrainingController()
-    failures = []
-    controller.run_failed.connect(failures.append)
+    failed = collect(controller, ev.Failed)
     with qtbot.waitSignal(controller.idle, timeout=10_000):
         controller.start(TrainConfig(train_csv="x.csv"))
-    assert len(failures) == 1 and "KeyError" in failures[0] and "studio.log" in failures[0]
+    (failure,) = failed
+    assert "KeyError" in failure.message and "studio.log" in failure.message and failure.run_dir == "/runs/a"
 
 
 def test_the_engine_failure_is_reported_once(qtbot, fake_engine):
@@ -102,11 +101,10 @@ def test_the_engine_failure_is_reported_once(qtbot, fake_engine):
 
     fake_engine(script)
     controller = TrainingController()
-    failures = []
-    controller.run_failed.connect(failures.append)
+    failed = collect(controller, ev.Failed)
     with qtbot.waitSignal(controller.idle, timeout=10_000):
         controller.start(TrainConfig(train_csv="x.csv"))
-    assert failures == ["The file is bad."]
+    assert [e.message for e in failed] == ["The file is bad."]
 
 
 def test_out_of_memory_offers_a_retry_with_the_engine_settings(qtbot, window, fake_engine):
@@ -116,7 +114,8 @@ def test_out_of_memory_offers_a_retry_with_the_engine_settings(qtbot, window, fa
             raise OutOfMemoryError("The GPU ran out of memory with a batch size of 32; try 16.", retry)
 
     calls = fake_engine(script)
-    with qtbot.waitSignal(window.training.idle, timeout=10_000):
+    # Train waits for the model to be read first, which takes seconds on a busy machine.
+    with qtbot.waitSignal(window.training.idle, timeout=60_000):
         qtbot.mouseClick(window.train_page.train_button, Qt.MouseButton.LeftButton)
     retry = window.findChild(type(window.train_page.train_button), "retryButton")
     assert retry.isVisibleTo(window.train_page) and "batch size 16" in retry.text()

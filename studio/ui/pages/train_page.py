@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -19,11 +21,12 @@ from PySide6.QtWidgets import (
 
 from studio.core import events as ev
 from studio.ui import formatting
+from studio.ui.pages.device_choice import DeviceChoice
 from studio.ui.pages.runs_panel import RunsPanel
 from studio.ui.pages.train_settings import HyperparameterForm
 from studio.ui.plots import LiveCurves
 from studio.ui.settings import Settings
-from studio.ui.tasks import TaskRunner
+from studio.ui.tasks import TaskError, TaskRunner
 from studio.ui.widgets import MessageLabel, page_header
 
 LOG_LINES = 5000
@@ -39,6 +42,8 @@ class TrainPage(QWidget):
     def __init__(self, tasks: TaskRunner, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
         self.form = HyperparameterForm(settings.hyperparameters)
+        self.hardware = DeviceChoice()
+        self._tasks = tasks
         self.train_button = QPushButton("Train")
         self.train_button.setObjectName("trainButton")
         self.train_button.setProperty("primary", True)
@@ -75,6 +80,7 @@ class TrainPage(QWidget):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 6, 0)
         left_layout.addWidget(self.form)
+        left_layout.addWidget(self.hardware)
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button, 1)
         buttons.addWidget(self.stop_button)
@@ -98,8 +104,15 @@ class TrainPage(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.log, "Log")
         self.tabs.addTab(self.runs, "Runs")
+        # The smoothing control sits under the loss plot it acts on, leaving both plots the same height.
+        plots_box = QWidget()
+        plots_layout = QVBoxLayout(plots_box)
+        plots_layout.setContentsMargins(0, 0, 0, 0)
+        plots_layout.setSpacing(2)
+        plots_layout.addWidget(plots, 1)
+        plots_layout.addWidget(self.curves.smoothing, 0, Qt.AlignmentFlag.AlignLeft)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(plots)
+        right.addWidget(plots_box)
         right.addWidget(self.tabs)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 2)
@@ -120,6 +133,18 @@ class TrainPage(QWidget):
         self.train_button.clicked.connect(self._on_train_clicked)
         self.stop_button.clicked.connect(self._on_stop_clicked)
         self.retry_button.clicked.connect(self._on_retry_clicked)
+        # What the page shows of each event: a new event type needs only an entry here (and its handler).
+        self._handlers: dict[type[ev.Event], Callable] = {
+            ev.RunCreated: self._on_run_created,
+            ev.RunStarted: self._on_run_started,
+            ev.Progress: self._on_progress,
+            ev.LossLogged: self._on_loss_logged,
+            ev.Evaluated: self._on_evaluated,
+            ev.Message: self._on_message,
+            ev.Finished: self._on_finished,
+            ev.Failed: self._on_failed,
+            ev.RetrySuggested: self._on_retry_suggested,
+        }
 
     # Driven by the main window -------------------------------------------------------------------------
 
@@ -127,6 +152,7 @@ class TrainPage(QWidget):
         self.train_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self.form.setEnabled(not running)
+        self.hardware.setEnabled(not running)
         self.runs.set_training(running)
         if running:
             self.retry_button.setVisible(False)
@@ -135,6 +161,18 @@ class TrainPage(QWidget):
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
             self.progress.setFormat("Starting…")
+
+    def probe_devices(self) -> None:
+        """Find the devices in the background (it imports torch) and offer them."""
+        from studio.core.devices import list_devices
+
+        self._tasks.submit(list_devices, done=self._on_devices_listed, failed=self._on_devices_failed)
+
+    def _on_devices_listed(self, options: list) -> None:
+        self.hardware.set_options(options)
+
+    def _on_devices_failed(self, error: TaskError) -> None:
+        self.hardware.summary.show_error(f"The devices could not be listed: {error.message}")
 
     def set_waiting(self, message: str) -> None:
         """Train was pressed and is accepted, but something must be ready first."""
@@ -163,15 +201,20 @@ class TrainPage(QWidget):
                 self.curves.add_evaluation(event["step"], event["loss"], event["f1"], event["accuracy"])
         self.curves.redraw()
 
-    # The worker's events, on the GUI thread -------------------------------------------------------------
+    # The run's events, on the GUI thread -------------------------------------------------------------
 
     @Slot(object)
-    def on_run_created(self, event: ev.RunCreated) -> None:
+    def on_event(self, event: ev.Event) -> None:
+        """Every event of the run arrives here and goes to its handler in _handlers; others are not shown."""
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def _on_run_created(self, event: ev.RunCreated) -> None:
         self.curves.reset()
         self.append_log(("Resuming the run in " if event.resumed else "Run folder: ") + event.run_dir)
 
-    @Slot(object)
-    def on_run_started(self, event: ev.RunStarted) -> None:
+    def _on_run_started(self, event: ev.RunStarted) -> None:
         self._total_steps = event.total_steps
         self.progress.setRange(0, event.total_steps)
         self.progress.setValue(event.resumed_from_step)
@@ -186,34 +229,36 @@ class TrainPage(QWidget):
             f"{formatting.count(event.trainable_parameters)} of {formatting.count(event.total_parameters)} "
             f"parameters train; labels: {', '.join(event.labels)}"
         )
-        self.curves.start()
+        self.curves.start(event.total_steps)
+        if event.resumed_from_step:
+            from studio.core.runs import read_events
 
-    @Slot(object)
-    def on_progress(self, event: ev.Progress) -> None:
+            # This run's earlier lives, up to the step it resumes from, back on the curves.
+            earlier = read_events(Path(event.run_dir))
+            last_start = max((i for i, e in enumerate(earlier) if e.get("kind") == "RunCreated"), default=0)
+            self.replay([e for e in earlier[:last_start] if e.get("step", 0) <= event.resumed_from_step])
+
+    def _on_progress(self, event: ev.Progress) -> None:
         if self.progress.maximum() != event.total_steps:
             self.progress.setRange(0, event.total_steps)
         self.progress.setValue(event.step)
         left = "estimating the time left" if event.eta_s is None else f"about {formatting.duration(event.eta_s)} left"
         self.progress.setFormat(f"Step {event.step} of {event.total_steps} · epoch {event.epoch:.2f} · {left}")
 
-    @Slot(object)
-    def on_loss_logged(self, event: ev.LossLogged) -> None:
+    def _on_loss_logged(self, event: ev.LossLogged) -> None:
         self.curves.add_loss(event.step, event.loss)
 
-    @Slot(object)
-    def on_evaluated(self, event: ev.Evaluated) -> None:
+    def _on_evaluated(self, event: ev.Evaluated) -> None:
         self.curves.add_evaluation(event.step, event.loss, event.f1, event.accuracy)
         self.append_log(
             f"Step {event.step} (epoch {event.epoch:.2f}): validation loss {event.loss:.4f}, "
             f"F1 {event.f1:.4f}, accuracy {event.accuracy:.4f}"
         )
 
-    @Slot(object)
-    def on_message(self, event: ev.Message) -> None:
+    def _on_message(self, event: ev.Message) -> None:
         self.append_log(event.text, event.level)
 
-    @Slot(object)
-    def on_finished(self, event: ev.Finished) -> None:
+    def _on_finished(self, event: ev.Finished) -> None:
         self.curves.stop()
         m = event.metrics
         if not event.stopped:
@@ -239,17 +284,15 @@ class TrainPage(QWidget):
         self.append_log(f"{'Stopped' if event.stopped else 'Finished'}: {summary}. Model: {event.model_dir}")
         self.runs.refresh()
 
-    @Slot(str)
-    def on_failed(self, message: str) -> None:
+    def _on_failed(self, event: ev.Failed) -> None:
         self.curves.stop()
         self.progress.setFormat("Failed")
-        self.status.show_error(message)
-        self.append_log(message, "error")
+        self.status.show_error(event.message)
+        self.append_log(event.message, "error")
         self.runs.refresh()
 
-    @Slot(object)
-    def on_retry_suggested(self, config) -> None:
-        self._retry = config
+    def _on_retry_suggested(self, event: ev.RetrySuggested) -> None:
+        config = self._retry = event.config
         self.retry_button.setText(
             f"Retry with batch size {config.batch_size} and gradient accumulation {config.gradient_accumulation}"
         )
