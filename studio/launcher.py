@@ -25,9 +25,12 @@ def open_app() -> int:
     try:
         from studio.ui.app import run_app
     except ImportError as exc:
-        print(
-            f"error: the desktop app cannot start ({exc}); install PySide6 with `pip install pyside6-essentials`.",
-            file=sys.stderr,
+        # PySide6 itself may be there with a system library missing (libEGL, libfontconfig): name the package.
+        from studio.ui.platform_check import platform_problem
+
+        problem = platform_problem() or (
+            f"the desktop app cannot start ({exc}); install PySide6 with `pip install pyside6-essentials`."
         )
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     return run_app()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import logging
 import os
 import sys
 import threading
 import traceback
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, QtMsgType, Signal, Slot, qInstallMessageHandler
 from PySide6.QtGui import QIcon
@@ -82,7 +85,8 @@ def _qt_message_handler(mode, context, message) -> None:
 def create_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication with the studio's name, icon, style and style sheet."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    app = QApplication.instance() or QApplication(list(argv if argv is not None else sys.argv))
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(list(argv if argv is not None else sys.argv))
     app.setApplicationName("studio")
     app.setApplicationDisplayName(APP_NAME)
     app.setOrganizationName(APP_NAME)
@@ -97,10 +101,19 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 
 
 def run_app(argv: list[str] | None = None) -> int:
-    """Open the main window and run until it closes; returns the exit status."""
+    """Open the main window and run until it closes; returns the exit status (2: Qt cannot start here)."""
+    from studio.ui.platform_check import platform_problem
+
+    # Before the QApplication: Qt's own message for a missing X11 library names no package and suggests reinstalling.
+    problem = platform_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     from studio.core.logfile import log_file
     from studio.ui.main_window import MainWindow
 
+    enable_crash_log(log_file().with_name(CRASH_LOG))
+    _hold_early_records()
     app = create_application(argv)
     reporter = ErrorReporter(log_file(), app)
     reporter.install()
@@ -112,6 +125,58 @@ def run_app(argv: list[str] | None = None) -> int:
     window.show()
     _quit_after_env_delay(window)
     return app.exec()
+
+
+CRASH_LOG = "crash.log"
+# Past this size the crash log starts afresh, so that years of crashes cannot fill a disk.
+CRASH_LOG_LIMIT = 1_000_000
+_crash_log = None  # the open file faulthandler writes to: it must stay open for the whole run
+
+
+def enable_crash_log(path: Path) -> Path | None:
+    """A native crash (a segfault in Qt or torch) leaves every thread's Python stack in path; returns where it goes.
+
+    Opening one file at start is all it costs. Appended to, so that the stack of the crash that ended the last run is
+    still there when the app is opened again to report it. Left alone when faulthandler is already on (python -X
+    faulthandler, PYTHONFAULTHANDLER, pytest), which a developer chose on purpose.
+    """
+    global _crash_log
+    if faulthandler.is_enabled():
+        return None
+    try:
+        big = path.is_file() and path.stat().st_size > CRASH_LOG_LIMIT
+        _crash_log = open(path, "w" if big else "a", encoding="utf-8")  # noqa: SIM115 - open while the app runs
+        faulthandler.enable(file=_crash_log, all_threads=True)
+        return path
+    except (OSError, RuntimeError, ValueError) as exc:
+        log.warning("Native crashes will leave no stack: %s cannot be written (%s)", path, exc)
+        # To stderr instead, when there is one (a windowed launcher may have none).
+        with contextlib.suppress(AttributeError, OSError, RuntimeError, ValueError):
+            faulthandler.enable(all_threads=True)
+        return None
+
+
+class _EarlyRecords(logging.Handler):
+    """Keeps what is logged before the log file opens (a settings file repaired at start) to write it there then."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+_early_records: _EarlyRecords | None = None
+
+
+def _hold_early_records() -> None:
+    global _early_records
+    _early_records = _EarlyRecords()
+    studio_log = logging.getLogger("studio")
+    studio_log.addHandler(_early_records)
+    if studio_log.getEffectiveLevel() > logging.INFO:
+        studio_log.setLevel(logging.INFO)  # as the log file will have it
 
 
 _file_log_started = False
@@ -127,7 +192,14 @@ def _start_file_log() -> None:
 
     setup_file_logging()
     qInstallMessageHandler(_qt_message_handler)
+    studio_log = logging.getLogger("studio")
+    if _early_records is not None:
+        studio_log.removeHandler(_early_records)
     log.info("Fine-Tuning Studio %s started", __version__)
+    for record in _early_records.records if _early_records is not None else ():
+        studio_log.handle(record)
+    if _crash_log is not None:
+        log.info("A native crash leaves its stack in %s", _crash_log.name)
 
 
 def _quit_after_env_delay(window) -> None:

@@ -1,40 +1,41 @@
-"""The app's settings: one typed dataclass with a schema version, saved as JSON under the config folder."""
+"""The app's settings: one typed dataclass with a schema version, saved as JSON, repaired and migrated on load."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, field, fields, make_dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from studio.core.config import TrainConfig
 from studio.core.paths import config_dir
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+# 2: settings repair themselves on load, and remember the settings files saved or loaded (recent_configs).
+SCHEMA_VERSION = 2
 SETTINGS_FILE = "settings.json"
 RECENT_LIMIT = 8
 
+# TrainConfig's defaults, the one place they live; the remembered values start from them.
+_TRAIN_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig)}
 
-# The Train page's values, as the user last left them; their defaults are TrainConfig's, the one place they live.
-HYPERPARAMETERS = (
-    "learning_rate",
-    "epochs",
-    "batch_size",
-    "max_length",
-    "freeze_layers",
-    "seed",
-    "evaluations_per_epoch",
-    "validation_share",
-)
-Hyperparameters = make_dataclass(
-    "Hyperparameters",
-    [(f.name, f.type, field(default=f.default)) for f in fields(TrainConfig) if f.name in HYPERPARAMETERS],
-    namespace={"__doc__": "The Train page's values, as the user last left them (TrainConfig's defaults at first)."},
-)
-Hyperparameters.__module__ = __name__
+
+@dataclass
+class Hyperparameters:
+    """The Train page's values (and the Data page's hold-out share), as the user last left them."""
+
+    learning_rate: float = _TRAIN_DEFAULTS["learning_rate"]
+    epochs: float = _TRAIN_DEFAULTS["epochs"]
+    batch_size: int = _TRAIN_DEFAULTS["batch_size"]
+    max_length: int = _TRAIN_DEFAULTS["max_length"]
+    freeze_layers: int = _TRAIN_DEFAULTS["freeze_layers"]
+    seed: int = _TRAIN_DEFAULTS["seed"]
+    evaluations_per_epoch: int = _TRAIN_DEFAULTS["evaluations_per_epoch"]
+    validation_share: float = _TRAIN_DEFAULTS["validation_share"]
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Settings:
     recent_models: list[str] = field(default_factory=list)
     recent_files: list[str] = field(default_factory=list)
     recent_exports: list[str] = field(default_factory=list)
+    recent_configs: list[str] = field(default_factory=list)
     model: str | None = None
     train_csv: str | None = None
     validation_csv: str | None = None
@@ -52,7 +54,7 @@ class Settings:
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
 
     def remember(self, kind: str, value: str) -> None:
-        """Put value first in one of the recent lists (recent_models, recent_files, recent_exports)."""
+        """Put value first in one of the recent lists (recent_models, recent_files, recent_exports, recent_configs)."""
         items = [v for v in getattr(self, kind) if v != value]
         setattr(self, kind, [value, *items][:RECENT_LIMIT])
 
@@ -61,37 +63,126 @@ def settings_path() -> Path:
     return config_dir() / SETTINGS_FILE
 
 
-def _known(cls, data: dict) -> dict:
-    # Keys from a newer version are dropped, so that an older app still starts.
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in data.items() if k in names}
+# Schema migrations: MIGRATIONS[n] turns a file written at version n into version n + 1 (rename or move keys,
+# convert units). A version that only adds keys needs no entry: a missing key takes its default. Each entry
+# gets the whole JSON object and returns it; load_settings applies them in order from the file's version.
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+MIGRATIONS: dict[int, Migration] = {}
 
 
-def _migrate(data: dict) -> dict:
-    """Bring settings written by an older schema up to SCHEMA_VERSION (nothing to do yet at version 1)."""
+def migrate(data: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
+    """Bring settings written at an older schema version up to SCHEMA_VERSION, one step at a time."""
+    version = data.get("schema_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        log.warning("Settings in %s have no usable schema version (%r); reading them as version 1.", path, version)
+        version = 1
+    if version > SCHEMA_VERSION:
+        # A newer app wrote them: what this version knows is read (and repaired); the rest is left out.
+        log.warning(
+            "Settings in %s come from a newer version of the app (schema %d, this one reads %d); "
+            "reading the settings this version knows.",
+            path,
+            version,
+            SCHEMA_VERSION,
+        )
+    while version < SCHEMA_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is not None:
+            data = step(data)
+            log.info("Settings in %s migrated from schema %d to %d.", path, version, version + 1)
+        version += 1
     data["schema_version"] = SCHEMA_VERSION
     return data
 
 
+# Repair: each value is checked for its type and, for the hyperparameters, by TrainConfig's own validation;
+# what fails takes its default with one log line, so that a hand-edited or damaged file never breaks the app.
+
+# The remembered values TrainConfig holds as floats: a whole number in the file (3 epochs) is read as 3.0,
+# which the spin boxes want.
+_FLOATS = {f.name for f in fields(Hyperparameters) if f.type in (float, "float")}
+
+
+def hyperparameter_problem(name: str, value: Any) -> str | None:
+    """Why value cannot be the hyperparameter name (TrainConfig's sentence, for a wrong type too), or None."""
+    return TrainConfig(**{name: value}).problems().get(name)
+
+
+def _repaired_hyperparameters(raw: Any, path: Path | None) -> Hyperparameters:
+    if raw is None:
+        return Hyperparameters()
+    if not isinstance(raw, dict):
+        log.warning("Settings in %s: hyperparameters were %r, not a set of values; using the defaults.", path, raw)
+        return Hyperparameters()
+    defaults = Hyperparameters()
+    values: dict[str, Any] = {}
+    for f in fields(Hyperparameters):
+        if f.name not in raw:
+            continue
+        value = raw[f.name]
+        problem = hyperparameter_problem(f.name, value)
+        if problem:
+            log.warning(
+                "Settings in %s: hyperparameter %s was %r: %s; using the default, %r.",
+                path,
+                f.name,
+                value,
+                problem[0].lower() + problem[1:].rstrip("."),
+                getattr(defaults, f.name),
+            )
+            continue
+        values[f.name] = float(value) if f.name in _FLOATS else value
+    return Hyperparameters(**values)
+
+
+def _optional_text(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _repaired_settings(data: dict[str, Any], path: Path | None) -> Settings:
+    defaults = Settings()
+    values: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
+    for f in fields(Settings):
+        if f.name in ("schema_version", "hyperparameters") or f.name not in data:
+            continue
+        value = data[f.name]
+        default = getattr(defaults, f.name)
+        if f.name.startswith("recent_"):
+            if not isinstance(value, list):
+                log.warning("Settings in %s: %s was %r, not a list; starting it afresh.", path, f.name, value)
+                continue
+            kept = [v for v in value if isinstance(v, str) and v.strip()]
+            if len(kept) != len(value):
+                log.warning("Settings in %s: %s had entries that are not paths or names; left out.", path, f.name)
+            value = list(dict.fromkeys(kept))[:RECENT_LIMIT]
+        elif f.name == "allow_pickle":
+            if not isinstance(value, bool):
+                log.warning("Settings in %s: allow_pickle was %r, not true or false; using %r.", path, value, default)
+                continue
+        elif not _optional_text(value):
+            log.warning("Settings in %s: %s was %r, not text; using %r.", path, f.name, value, default)
+            continue
+        elif isinstance(value, str) and not value.strip():
+            value = None
+        values[f.name] = value
+    return Settings(**values, hyperparameters=_repaired_hyperparameters(data.get("hyperparameters"), path))
+
+
 def load_settings(path: Path | None = None) -> Settings:
-    """The saved settings, or the defaults when there are none or they cannot be read."""
+    """The saved settings, migrated to this schema and repaired value by value; the defaults when unreadable."""
     path = path or settings_path()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise TypeError("not a JSON object")
-        data = _migrate(data)
-        hyper = Hyperparameters(**_known(Hyperparameters, data.pop("hyperparameters", None) or {}))
-        settings = Settings(**_known(Settings, data), hyperparameters=hyper)
-        for kind in ("recent_models", "recent_files", "recent_exports"):
-            setattr(settings, kind, [str(v) for v in getattr(settings, kind) if isinstance(v, str)][:RECENT_LIMIT])
-        return settings
     except FileNotFoundError:
         return Settings()
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
         # A damaged file must not stop the app from starting: start afresh and say so in the log.
         log.warning("Ignoring unreadable settings in %s: %s", path, exc)
         return Settings()
+    if not isinstance(data, dict):
+        log.warning("Ignoring settings in %s: not a JSON object but %s.", path, type(data).__name__)
+        return Settings()
+    return _repaired_settings(migrate(data, path), path)
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> None:
@@ -101,5 +192,5 @@ def save_settings(settings: Settings, path: Path | None = None) -> None:
     try:
         tmp.write_text(json.dumps(asdict(settings), indent=2), encoding="utf-8")
         os.replace(tmp, path)
-    except OSError as exc:
+    except (OSError, TypeError, ValueError) as exc:
         log.warning("Could not save the settings to %s: %s", path, exc)

@@ -74,6 +74,9 @@ def test_window_geometry_and_settings_come_back(qtbot, studio_home, monkeypatch)
 def test_the_app_started_like_a_user_does_closes_cleanly(tmp_path):
     # `studio` with no arguments, as the launchers run it; STUDIO_QUIT_AFTER_MS closes the window, as the bundle's
     # smoke test does, after the deferred pages have been built and the libraries preloaded in the background.
+    # With a settings file the first version broke on: it is repaired, and the log file says what was.
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "settings.json").write_text('{"hyperparameters": {"learning_rate": "fast"}}')
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "STUDIO_HOME": str(tmp_path), "STUDIO_QUIT_AFTER_MS": "3000"}
     out = subprocess.run(
         [sys.executable, "-c", "import sys; from studio.launcher import main; sys.exit(main([]))"],
@@ -88,3 +91,32 @@ def test_the_app_started_like_a_user_does_closes_cleanly(tmp_path):
     logs = "".join(path.read_text(encoding="utf-8") for path in tmp_path.rglob("*.log"))
     assert "Fine-Tuning Studio" in logs and " started" in logs
     assert " ERROR " not in logs, logs
+    assert logs.count(" started") == 1 and "hyperparameter learning_rate was 'fast'" in logs
+    assert '"learning_rate": 5e-05' in (tmp_path / "config" / "settings.json").read_text()
+
+
+def test_a_native_crash_in_the_app_leaves_its_stack_in_the_crash_log(tmp_path):
+    # A segfault (as a bug in Qt or torch would cause) once the window is up: Python's excepthook never runs, but
+    # faulthandler writes every thread's stack beside the log file.
+    code = textwrap.dedent("""
+        import faulthandler, sys
+        from PySide6.QtCore import QTimer
+        from studio.ui import main_window
+
+        shown = main_window.MainWindow.show
+        def show_then_crash(self):
+            shown(self)
+            QTimer.singleShot(300, faulthandler._sigsegv)
+        main_window.MainWindow.show = show_then_crash
+        from studio.launcher import main
+        sys.exit(main([]))
+    """)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "STUDIO_HOME": str(tmp_path)}
+    env.pop("PYTHONFAULTHANDLER", None)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert out.returncode != 0
+    crash = (tmp_path / "logs" / "crash.log").read_text(encoding="utf-8")
+    assert "Fatal Python error: Segmentation fault" in crash
+    assert "in run_app" in crash and "in show_then_crash" not in crash  # the stack of the timer's call, from exec()
