@@ -15,7 +15,6 @@ os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp(prefix="studio-shots-"))
 
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QFileDialog
 
 from studio.ui.app import create_application
 from studio.ui.main_window import MainWindow
@@ -74,10 +73,17 @@ shot("Train", "05_train_done")
 w.train_page.tabs.setCurrentIndex(1)
 shot("Train", "06_train_runs")
 w.train_page.tabs.setCurrentIndex(0)
-export_to = Path(os.environ["STUDIO_HOME"]) / "exported"
-QFileDialog.getExistingDirectory = staticmethod(lambda *a, **k: str(export_to))
+# The smoothing control at its strongest, then back to its default.
+w.train_page.curves.smoothing.slider.setValue(95)
+shot("Train", "06b_train_smoothed")
+w.train_page.curves.smoothing.slider.setValue(60)
+# A new folder, typed by name as a user would; the export runs in the background.
+export_to = Path(os.environ["STUDIO_HOME"]) / "models" / "spam filter"
 w.show_page("Evaluate")
+w.evaluate_page.export_path.selectAll()
+QTest.keyClicks(w.evaluate_page.export_path, str(export_to))
 w.evaluate_page.export_button.click()
+until(lambda: w.evaluate_page.export_button.isEnabled(), timeout=120)
 shot("Evaluate", "07_evaluate_exported")
 
 w.show_page("Inference")

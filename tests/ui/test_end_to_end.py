@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QFileDialog, QLineEdit, QPushButton, QSpinBox
 
+from studio.core import events as ev
 from tests.ui.conftest import find, wait_for_data
+from tests.ui.events import collect
 
 TRAIN_TIMEOUT_MS = 180_000
 
@@ -47,8 +50,7 @@ def test_train_export_and_predict_like_a_user(qtbot, window, tiny_model_dir, sma
     find(window, "batchSize", QSpinBox).setValue(8)
     find(window, "maxLength", QSpinBox).setValue(32)
 
-    finished = []
-    window.training.run_finished.connect(finished.append)
+    finished = collect(window.training, ev.Finished)
     with qtbot.waitSignal(window.training.idle, timeout=TRAIN_TIMEOUT_MS):
         qtbot.mouseClick(find(window, "trainButton", QPushButton), Qt.MouseButton.LeftButton)
         assert window.training.is_running()
@@ -56,23 +58,36 @@ def test_train_export_and_predict_like_a_user(qtbot, window, tiny_model_dir, sma
     assert finished and not finished[0].stopped, find(window, "trainStatus").text()
     assert finished[0].metrics["labels"] == ["negative", "positive"]
 
-    train_loss, validation_loss = _curve_points(find(window, "lossPlot"))
+    # The training loss twice: as logged (faint, behind) and smoothed.
+    raw_loss, train_loss, validation_loss = _curve_points(find(window, "lossPlot"))
     f1, accuracy = _curve_points(find(window, "f1Plot"))
-    assert train_loss >= 2 and validation_loss >= 2 and f1 >= 2 and accuracy == f1
+    assert train_loss >= 2 and raw_loss == train_loss and validation_loss >= 2 and f1 >= 2 and accuracy == f1
     assert find(window, "progressBar").value() == find(window, "progressBar").maximum()
     assert find(window, "trainButton", QPushButton).isEnabled()
     assert window.evaluate_page.per_class.rowCount() == 2
 
+    # Export runs in the background: the click returns at once, the sentence comes when it is done.
     a_file = tmp_path / "a_file"
     a_file.write_text("not a folder", encoding="utf-8")
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(a_file)))
+    export_path = find(window, "exportPath", QLineEdit)
+    export_status = find(window, "exportStatus")
+    export_path.selectAll()
+    qtbot.keyClicks(export_path, str(a_file))
     qtbot.mouseClick(find(window, "exportButton", QPushButton), Qt.MouseButton.LeftButton)
-    assert "is a file; choose a folder" in find(window, "exportStatus").text()
+    qtbot.waitUntil(export_status.has_error, timeout=60_000)
+    assert "is a file; choose a folder" in export_status.text()
 
+    # Browse picks the folder to export into; a new one is typed as its name.
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tmp_path)))
+    qtbot.mouseClick(find(window, "exportBrowseButton", QPushButton), Qt.MouseButton.LeftButton)
+    # tmp_path holds files of its own, so the model is offered a folder of its own inside it.
+    assert Path(export_path.text()).parent == tmp_path and Path(export_path.text()).name.endswith("-model")
     dest = tmp_path / "exported"
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(dest)))
-    qtbot.mouseClick(find(window, "exportButton", QPushButton), Qt.MouseButton.LeftButton)
-    assert str(dest) in find(window, "exportStatus").text()
+    export_path.selectAll()
+    qtbot.keyClicks(export_path, str(dest))
+    with qtbot.waitSignal(window.evaluate_page.exported, timeout=60_000):
+        qtbot.mouseClick(find(window, "exportButton", QPushButton), Qt.MouseButton.LeftButton)
+    assert export_status.text() == f"Exported to {dest}"
     from transformers import pipeline
 
     assert pipeline("text-classification", model=str(dest))("great lovely day")[0]["label"] in ("negative", "positive")
@@ -118,8 +133,7 @@ def test_train_pressed_before_the_model_is_read_waits_for_it_and_fits_the_settin
     find(window, "batchSize").setValue(16)
     assert find(window, "maxLength").value() == 128
     train = find(window, "trainButton", QPushButton)
-    finished = []
-    window.training.run_finished.connect(finished.append)
+    finished = collect(window.training, ev.Finished)
     qtbot.mouseClick(train, Qt.MouseButton.LeftButton)
     assert not train.isEnabled(), "accepted at once, even before the model is read"
     qtbot.waitUntil(window.training.is_running, timeout=60_000)

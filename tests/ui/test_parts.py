@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from studio.core.csvio import Table
 from studio.core.modeling import ModelInfo, ModelSource
 from studio.ui import formatting
-from studio.ui.settings import Settings, load_settings, save_settings, settings_path
+from studio.ui.settings import SCHEMA_VERSION, Settings, load_settings, save_settings, settings_path
 
 
 def test_settings_round_trip_and_survive_damage(studio_home):
@@ -30,7 +30,7 @@ def test_settings_round_trip_and_survive_damage(studio_home):
     assert len(again.recent_files) == 8
 
     data = json.loads(settings_path().read_text())
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == SCHEMA_VERSION
     data["from_the_future"] = True
     data["hyperparameters"]["also_new"] = 1
     settings_path().write_text(json.dumps(data))
@@ -133,6 +133,87 @@ def test_live_curves_draw_on_the_timer_only_what_changed(qtbot):
 def _points(item) -> int:
     x = item.getData()[0]
     return 0 if x is None else len(x)
+
+
+def test_both_plots_span_the_runs_steps_from_the_first_evaluation(qtbot):
+    from studio.ui.plots import X_MARGIN, LiveCurves
+
+    curves = LiveCurves()
+    for widget in (curves.loss_plot, curves.f1_plot):
+        qtbot.addWidget(widget)
+    curves.start(250)
+    curves.add_loss(120, 0.7)
+    curves.add_evaluation(125, 0.6, 0.5, 0.55)  # one evaluation so far: once the plot spanned 124.6 to 125.4
+    qtbot.waitUntil(lambda: _points(curves.f1.item) == 1)
+    for plot in (curves.loss_plot, curves.f1_plot):
+        low, high = plot.viewRange()[0]
+        assert low == pytest.approx(0) and high == pytest.approx(250 * (1 + X_MARGIN)), plot.objectName()
+    # Linked: zooming one plot's steps zooms the other's.
+    curves.loss_plot.setXRange(100, 150, padding=0)
+    assert curves.f1_plot.viewRange()[0] == pytest.approx([100, 150])
+    curves.stop()
+
+
+def test_smoothing_redraws_the_loss_at_once_with_the_raw_curve_faint_behind(qtbot):
+    from studio.ui.plots import DEFAULT_SMOOTHING, LiveCurves
+
+    curves = LiveCurves()
+    qtbot.addWidget(curves.loss_plot)
+    qtbot.addWidget(curves.smoothing)
+    curves.start(100)
+    noisy = 0.7 + 0.2 * np.sin(np.arange(60) * 2.5)  # a loss that jumps about from batch to batch
+    for step, loss in enumerate(noisy, start=1):
+        curves.add_loss(step, loss)
+    qtbot.waitUntil(lambda: _points(curves.train_loss.item) == 60)
+    raw_x, raw_y = curves.train_loss.raw_item.getData()
+    assert np.allclose(raw_y, noisy) and np.allclose(raw_x, np.arange(1, 61))
+    assert curves.train_loss.raw_item.opts["pen"].color().alpha() < 255, "the raw curve is faint"
+    slider, value = curves.smoothing.slider, curves.smoothing.value_label
+    assert slider.value() == round(DEFAULT_SMOOTHING * 100) and value.text() == "0.60"
+    assert np.allclose(curves.train_loss.item.getData()[1], _ema(noisy, 0.6))
+    assert np.ptp(curves.train_loss.item.getData()[1][10:]) < np.ptp(noisy[10:]) / 2
+
+    curves.stop()  # no timer now: the control redraws by itself
+    slider.setFocus()
+    qtbot.keyClick(slider, Qt.Key.Key_End)
+    assert value.text() == "0.99"
+    assert np.allclose(curves.train_loss.item.getData()[1], _ema(noisy, 0.99))
+    assert np.allclose(curves.train_loss.raw_item.getData()[1], noisy), "the raw curve is still drawn"
+    qtbot.keyClick(slider, Qt.Key.Key_Home)
+    assert value.text() == "0.00" and np.allclose(curves.train_loss.item.getData()[1], noisy)
+
+    # Points logged after the control moved go on from the re-smoothed curve.
+    qtbot.keyClick(slider, Qt.Key.Key_PageUp)
+    curves.add_loss(61, 0.1)
+    curves.add_loss(62, float("nan"))  # a NaN loss takes no weight; the curve carries on
+    curves.redraw()
+    assert np.allclose(curves.train_loss.item.getData()[1], _ema([*noisy, 0.1, float("nan")], 0.1))
+    curves.reset()
+    assert _points(curves.train_loss.item) == 0 and _points(curves.train_loss.raw_item) == 0
+
+
+def _ema(values, weight: float) -> list[float]:
+    """TensorBoard's smoothing written out point by point: the reference for the numpy one."""
+    out, last, seen = [], 0.0, 0
+    for value in values:
+        if np.isfinite(value):
+            last, seen = last * weight + (1 - weight) * value, seen + 1
+        out.append(last / (1 - weight**seen) if weight else last)
+    return out
+
+
+def test_the_train_page_places_the_smoothing_control_under_the_plots(qtbot, window):
+    from PySide6.QtWidgets import QSlider
+
+    from tests.ui.conftest import find
+
+    window.show_page("Train")
+    slider = find(window, "smoothingSlider", QSlider)
+    qtbot.waitUntil(slider.isVisible)
+    loss_plot = find(window, "lossPlot")
+    below = loss_plot.mapTo(window, loss_plot.rect().bottomLeft()).y()
+    assert slider.mapTo(window, slider.rect().topLeft()).y() >= below
+    assert slider.width() >= 150
 
 
 # PySide6 6.12 only binds QDragEnterEvent's QPoint constructor, which it marks deprecated.

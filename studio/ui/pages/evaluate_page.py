@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QObject, QRunnable, Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFileDialog,
     QFrame,
     QGridLayout,
@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
 
 from studio.core.export import export_folder
 from studio.ui import formatting
-from studio.ui.charts import ConfusionHeatmap
+from studio.ui.charts import LABEL_CHARS, ConfusionHeatmap
 from studio.ui.settings import Settings
-from studio.ui.tasks import TaskError, describe_error
-from studio.ui.widgets import MessageLabel, page_header
+from studio.ui.tasks import TaskError, TaskRunner
+from studio.ui.widgets import MessageLabel, PathEdit, page_header
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,13 @@ CARDS = (
     ("recall", "Recall"),
     ("loss", "Validation loss"),
 )
+# The label column fits the longest name up to this many average characters; longer names are elided in the
+# middle (their two ends tell similar names apart) and read whole in the tooltip.
+LABEL_COLUMN_CHARS = 32
+# The least the table and the confusion matrix get beside each other, so both fit the smallest window.
+TABLE_MIN_WIDTH = 330
+HEATMAP_MIN_WIDTH = 320
+HEATMAP_BESIDE_NAMES = 270  # the matrix's width less its longest name: axis ticks and title, and the cells
 
 
 def export_destination(chosen: Path, run_name: str) -> str:
@@ -55,22 +62,13 @@ def export_destination(chosen: Path, run_name: str) -> str:
     return str(dest)
 
 
-class _Export(QRunnable):
-    """Copies the model folder on a pool thread; the page waits in a local event loop, painting meanwhile."""
-
-    def __init__(self, source: str, dest: str, done: Signal):
-        super().__init__()
-        self.source, self.dest, self.done = source, dest, done
-
-    def run(self) -> None:
-        try:
-            self.done.emit(str(export_folder(self.source, self.dest)), None)
-        except BaseException as exc:
-            self.done.emit("", describe_error(exc))
-
-
-class _ExportSignals(QObject):
-    finished = Signal(str, object)
+def suggested_export(base: Path, run_name: str) -> Path:
+    """A folder that does not exist yet in base, named after the run: what Export proposes to create."""
+    dest, n = base / f"{run_name}-model", 1
+    while dest.exists():
+        n += 1
+        dest = base / f"{run_name}-model-{n}"
+    return dest
 
 
 class EvaluatePage(QWidget):
@@ -78,11 +76,12 @@ class EvaluatePage(QWidget):
 
     exported = Signal(str)  # the folder the model was exported to
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None):
+    def __init__(self, tasks: TaskRunner, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
+        self._tasks = tasks
         self._settings = settings
         self.model_dir: str | None = None
-        self._export_result: tuple[str, TaskError | None] | None = None
+        self._exporting = False
 
         self.run_label = QLabel("Train a model (or pick a run on the Train page) to see how well it does.")
         self.run_label.setObjectName("evaluateRun")
@@ -109,13 +108,31 @@ class EvaluatePage(QWidget):
         self.per_class.setHorizontalHeaderLabels(["Label", "Precision", "Recall", "F1", "Rows"])
         self.per_class.verticalHeader().setVisible(False)
         self.per_class.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.per_class.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.per_class.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.per_class.setWordWrap(False)  # a long name on one line, elided, rather than two cut-off lines
+        self.per_class.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        header = self.per_class.horizontalHeader()
+        # The label column takes the spare width, and the table is kept wide enough for its longest name (see
+        # _fit_label_column); the numbers fit their contents.
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in range(1, 5):
-            self.per_class.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.heatmap = ConfusionHeatmap()
-        self.heatmap.setMinimumSize(320, 280)
+        self.heatmap.setMinimumSize(HEATMAP_MIN_WIDTH, 280)
 
-        self.export_button = QPushButton("Export model…")
+        self.export_path = PathEdit()
+        self.export_path.setObjectName("exportPath")
+        self.export_path.setPlaceholderText("The folder to create for the model, such as ~/models/spam-filter")
+        self.export_path.setToolTip(
+            "The model is written into this folder, which is created if it does not exist. A folder that already "
+            "holds other files gets a new folder inside it, so nothing of yours is replaced."
+        )
+        self.export_path.setEnabled(False)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.setObjectName("exportBrowseButton")
+        self.browse_button.setToolTip("Choose the folder to export into; the model gets a new folder there")
+        self.browse_button.setEnabled(False)
+        self.export_button = QPushButton("Export model")
         self.export_button.setObjectName("exportButton")
         self.export_button.setProperty("primary", True)
         self.export_button.setToolTip("Write the model as a Hugging Face folder that transformers.pipeline loads")
@@ -123,14 +140,20 @@ class EvaluatePage(QWidget):
         self.export_status = MessageLabel()
         self.export_status.setObjectName("exportStatus")
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setObjectName("evaluateSplitter")
         splitter.addWidget(self.per_class)
         splitter.addWidget(self.heatmap)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
+        # The table is as wide as its names need (see _fit_label_column); the matrix takes the rest.
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
         export_row = QGridLayout()
-        export_row.addWidget(self.export_button, 0, 0)
-        export_row.addWidget(self.export_status, 0, 1)
+        export_row.addWidget(QLabel("Export to:"), 0, 0)
+        export_row.addWidget(self.export_path, 0, 1)
+        export_row.addWidget(self.browse_button, 0, 2)
+        export_row.addWidget(self.export_button, 0, 3)
+        export_row.addWidget(self.export_status, 1, 1, 1, 3)
         export_row.setColumnStretch(1, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(
@@ -144,13 +167,17 @@ class EvaluatePage(QWidget):
         layout.addWidget(splitter, 1)
         layout.addLayout(export_row)
         self.export_button.clicked.connect(self._on_export_clicked)
+        self.export_path.returnPressed.connect(self._on_export_clicked)
+        self.browse_button.clicked.connect(self._on_browse_clicked)
 
     def show_results(self, model_dir: str, metrics: dict, stopped: bool = False) -> None:
         """Fill the page from a run's metrics (the Finished event, or metrics.json of an older run)."""
         self.model_dir = model_dir
-        self.export_button.setEnabled(True)
-        self.export_status.clear_message()
         run = Path(model_dir).parent.name
+        if not self._exporting:
+            self.export_path.setText(str(suggested_export(self._export_base(), run)))
+            self._set_export_enabled(True)
+            self.export_status.clear_message()
         epochs = metrics.get("epochs_completed")
         self.run_label.setText(
             f"Run {run}"
@@ -175,47 +202,94 @@ class EvaluatePage(QWidget):
                 item = QTableWidgetItem(text)
                 if c:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                else:
+                    item.setToolTip(name)
                 self.per_class.setItem(r, c, item)
         labels = list(metrics.get("labels") or per_class.keys())
         self.heatmap.show_matrix(labels, metrics.get("confusion") or [])
+        self._fit_label_column(labels)
+
+    def _fit_label_column(self, labels: list[str]) -> None:
+        """Widen the table until the label column shows the longest name, up to LABEL_COLUMN_CHARS characters:
+        the confusion matrix beside it would otherwise squeeze the names to 'f...'."""
+        table, header = self.per_class, self.per_class.horizontalHeader()
+        widths = [max(table.sizeHintForColumn(c), header.sectionSizeHint(c)) for c in range(table.columnCount())]
+        widths[0] = min(widths[0], table.fontMetrics().averageCharWidth() * LABEL_COLUMN_CHARS)
+        # Room for a vertical scroll bar too, so that many labels do not push the names back into '...'.
+        wanted = sum(widths) + 2 * table.frameWidth() + table.verticalScrollBar().sizeHint().width()
+        self.heatmap.setMinimumWidth(self._heatmap_minimum_width(labels))
+        # At the smallest window both must fit, so the table's floor is lower than what it wants.
+        table.setMinimumWidth(min(wanted, TABLE_MIN_WIDTH))
+        # New results, new names: the table takes what they need (as far as the matrix allows), the matrix the rest.
+        total = sum(self.splitter.sizes())
+        if total:
+            left = max(table.minimumWidth(), min(wanted, total - self.heatmap.minimumWidth()))
+            self.splitter.setSizes([left, total - left])
+
+    def _heatmap_minimum_width(self, labels: list[str]) -> int:
+        """How narrow the matrix can be before pyqtgraph cuts it off at the edge: its left axis holds the names
+        (shortened as charts.py shortens them) and the cells need room beside it. The axis itself only measures
+        its labels when painted, too late for a page that is not on screen."""
+        metrics = self.heatmap.fontMetrics()
+        short = [name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "…" for name in labels]
+        widest = max((metrics.horizontalAdvance(name) for name in short), default=0)
+        return max(HEATMAP_MIN_WIDTH, widest + HEATMAP_BESIDE_NAMES)
+
+    # Export ------------------------------------------------------------------------------------------------
+
+    def _export_base(self) -> Path:
+        """Where a new export goes by default: beside the last one, else in the home folder."""
+        for folder in self._settings.recent_exports:
+            parent = Path(folder).expanduser().parent
+            if parent.is_dir():
+                return parent
+        return Path.home()
+
+    def _set_export_enabled(self, enabled: bool) -> None:
+        for widget in (self.export_path, self.browse_button, self.export_button):
+            widget.setEnabled(enabled)
+
+    @Slot()
+    def _on_browse_clicked(self) -> None:
+        if not self.model_dir:
+            return
+        typed = Path(self.export_path.text().strip() or self._export_base()).expanduser()
+        start = next((str(p) for p in (typed, *typed.parents) if p.is_dir()), str(Path.home()))
+        chosen = QFileDialog.getExistingDirectory(self, "Choose the folder to export the model into", start)
+        if chosen:
+            self.export_path.setText(export_destination(Path(chosen), Path(self.model_dir).parent.name))
+            self.export_status.clear_message()
 
     @Slot()
     def _on_export_clicked(self) -> None:
-        if not self.model_dir:
+        if not self.model_dir or self._exporting:
             return
-        start = self._settings.recent_exports[0] if self._settings.recent_exports else str(Path.home())
-        chosen = QFileDialog.getExistingDirectory(self, "Export the model to a folder", start)
-        if not chosen:
+        typed = self.export_path.text().strip()
+        if not typed:
+            self.export_status.show_error("Type the folder to export the model to, or choose one with Browse.")
             return
-        dest = export_destination(Path(chosen), Path(self.model_dir).parent.name)
-        self.export_button.setEnabled(False)
+        chosen = Path(typed).expanduser()
+        if not chosen.is_absolute():
+            # A bare name has no obvious place of its own; it goes where the suggested folder would.
+            chosen = self._export_base() / chosen
+        dest = export_destination(chosen, Path(self.model_dir).parent.name)
+        self._exporting = True
+        self._set_export_enabled(False)
         self.export_status.show_message(f"Exporting to {dest}…", "info")
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            folder, error = self._export(self.model_dir, dest)
-        finally:
-            QGuiApplication.restoreOverrideCursor()
-            self.export_button.setEnabled(True)
-        if error is not None:
-            self.export_status.show_error(error.message)
-            return
-        self._settings.remember("recent_exports", folder)
+        # On the task runner, like every other long job: the window stays usable while the files are copied.
+        self._tasks.submit(
+            export_folder, self.model_dir, dest, done=self._on_export_done, failed=self._on_export_failed
+        )
+
+    def _on_export_done(self, folder: Path) -> None:
+        self._exporting = False
+        self._set_export_enabled(True)
+        self._settings.remember("recent_exports", str(folder))
+        self.export_path.setText(str(folder))
         self.export_status.show_message(f"Exported to {folder}", "ok")
-        self.exported.emit(folder)
+        self.exported.emit(str(folder))
 
-    def _export(self, source: str, dest: str) -> tuple[str, TaskError | None]:
-        # The copy runs on a pool thread while a local event loop keeps the window painting; when the click
-        # returns, the folder is complete, so whoever clicked can use it at once.
-        signals = _ExportSignals()
-        loop = QEventLoop()
-        signals.finished.connect(self._on_export_finished)
-        signals.finished.connect(loop.quit)
-        self._export_result = None
-        QThreadPool.globalInstance().start(_Export(source, dest, signals.finished))
-        if self._export_result is None:
-            loop.exec()
-        return self._export_result
-
-    @Slot(str, object)
-    def _on_export_finished(self, folder: str, error) -> None:
-        self._export_result = (folder, error)
+    def _on_export_failed(self, error: TaskError) -> None:
+        self._exporting = False
+        self._set_export_enabled(True)
+        self.export_status.show_error(error.message)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -97,7 +98,11 @@ class InferencePage(QWidget):
         self.probabilities.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
         self.probabilities.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.probabilities.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.probabilities.setMaximumHeight(260)
+        # As tall as its rows (see _fit_probabilities), taking the page's spare height before anything else
+        # does; it scrolls only when the labels outnumber the room.
+        self.probabilities.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.probabilities.setMinimumHeight(80)
+        self._fit_probabilities()
 
         self.csv_button = QPushButton("Label a CSV file…")
         self.csv_button.setObjectName("predictCsvButton")
@@ -136,8 +141,8 @@ class InferencePage(QWidget):
         layout.addWidget(self.input)
         layout.addLayout(row(QWidget(), self.predict_button))
         layout.addLayout(result)
-        layout.addWidget(self.probabilities)
-        layout.addStretch(1)
+        layout.addWidget(self.probabilities, 1)
+        layout.addStretch(0)  # what the table's rows do not need, below it rather than inside it
         layout.addWidget(csv_box)
 
         self.folder_button.clicked.connect(self._on_folder_clicked)
@@ -221,12 +226,22 @@ class InferencePage(QWidget):
             bar.setFormat(f"{p * 100:.1f}%")
             bar.setTextVisible(True)
             self.probabilities.setCellWidget(r, 1, bar)
+        self._fit_probabilities()
+
+    def _fit_probabilities(self) -> None:
+        """Let the table grow to show every row (and no more than them), so the page's room goes to it."""
+        table = self.probabilities
+        rows = table.rowCount()
+        height = table.horizontalHeader().height() + 2 * table.frameWidth()
+        height += table.verticalHeader().length() if rows else table.verticalHeader().defaultSectionSize()
+        table.setMaximumHeight(max(height, table.minimumHeight()))
 
     def _on_predict_failed(self, error: TaskError, folder: str) -> None:
         self._set_busy(False)
         self.output.setText("")
         self.score.setText("")
         self.probabilities.setRowCount(0)
+        self._fit_probabilities()
         self.model_status.show_error(error.message)
 
     # A whole CSV ---------------------------------------------------------------------------------------
