@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
@@ -29,6 +31,12 @@ from studio.ui.tasks import TaskError, TaskRunner
 from studio.ui.training_controller import TrainingController
 from studio.ui.warmup import ensure_libraries
 
+if TYPE_CHECKING:  # imported in _build_pages, after the first paint
+    from studio.ui.pages.data_page import DataPage
+    from studio.ui.pages.evaluate_page import EvaluatePage
+    from studio.ui.pages.inference_page import InferencePage
+    from studio.ui.pages.train_page import TrainPage
+
 log = logging.getLogger(__name__)
 
 # The heavy libraries start loading this long after the window is up, so that it paints first.
@@ -36,6 +44,16 @@ HEAVY_START_MS = 800
 # A deferred window (the app's) builds its other pages once it has painted, or after this long at the latest.
 BUILD_PAGES_LATEST_MS = 1000
 PAGES = ("Model", "Data", "Train", "Evaluate", "Inference")
+
+
+@dataclass(frozen=True)
+class BuiltPages:
+    """The pages after the Model page, all four built at once by MainWindow._build_pages."""
+
+    data: DataPage
+    train: TrainPage
+    evaluate: EvaluatePage
+    inference: InferencePage
 
 
 class MainWindow(QMainWindow):
@@ -57,7 +75,7 @@ class MainWindow(QMainWindow):
 
         self.model_page = ModelPage(self.tasks, self.settings)
         self.model_page.setObjectName("modelPage")
-        self.data_page = self.train_page = self.evaluate_page = self.inference_page = None
+        self._pages: BuiltPages | None = None  # until _build_pages
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
         self.stack = QStackedWidget()
@@ -77,7 +95,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         # A fixed minimum, set before the window exists, instead of one the layout recomputes whenever a label
         # changes: that would resend size hints to the window system each time (and offscreen Qt warns of it).
-        self.layout().setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        window_layout = self.layout()
+        if window_layout is not None:  # a QMainWindow always has its own layout; the stubs allow for a widget without
+            window_layout.setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
         self.setMinimumSize(960, 640)
         self.run_state = QLabel("")
         self.run_state.setObjectName("runState")
@@ -92,6 +112,32 @@ class MainWindow(QMainWindow):
         else:
             self._build_pages()
 
+    # The pages after the Model page ---------------------------------------------------------------------
+
+    @property
+    def pages(self) -> BuiltPages:
+        """The Data, Train, Evaluate and Inference pages; only for code that runs once they are built."""
+        if self._pages is None:
+            raise RuntimeError("The window's pages are used before they were built (see MainWindow._build_pages).")
+        return self._pages
+
+    @property
+    def data_page(self) -> DataPage | None:
+        """None until the pages are built (a deferred window builds them just after its first paint)."""
+        return self._pages.data if self._pages is not None else None
+
+    @property
+    def train_page(self) -> TrainPage | None:
+        return self._pages.train if self._pages is not None else None
+
+    @property
+    def evaluate_page(self) -> EvaluatePage | None:
+        return self._pages.evaluate if self._pages is not None else None
+
+    @property
+    def inference_page(self) -> InferencePage | None:
+        return self._pages.inference if self._pages is not None else None
+
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
         if not self._painted:
@@ -105,43 +151,46 @@ class MainWindow(QMainWindow):
     @Slot()
     def _build_pages(self) -> None:
         """The Data, Train, Evaluate and Inference pages, in place of their placeholders."""
-        if self._closing or self.data_page is not None:
+        if self._closing or self._pages is not None:
             return
         from studio.ui.pages.data_page import DataPage
         from studio.ui.pages.evaluate_page import EvaluatePage
         from studio.ui.pages.inference_page import InferencePage
         from studio.ui.pages.train_page import TrainPage
 
-        self.data_page = DataPage(self.tasks, self.settings)
-        self.train_page = TrainPage(self.tasks, self.settings)
-        self.evaluate_page = EvaluatePage(self.tasks, self.settings)
-        self.inference_page = InferencePage(self.tasks, self.settings)
-        pages = (self.data_page, self.train_page, self.evaluate_page, self.inference_page)
-        for index, (name, page) in enumerate(zip(PAGES[1:], pages, strict=False), start=1):
+        pages = self._pages = BuiltPages(
+            data=DataPage(self.tasks, self.settings),
+            train=TrainPage(self.tasks, self.settings),
+            evaluate=EvaluatePage(self.tasks, self.settings),
+            inference=InferencePage(self.tasks, self.settings),
+        )
+        in_order: tuple[QWidget, ...] = (pages.data, pages.train, pages.evaluate, pages.inference)
+        for index, (name, page) in enumerate(zip(PAGES[1:], in_order, strict=False), start=1):
             page.setObjectName(f"{name.lower()}Page")
             placeholder = self.stack.widget(index)
             self.stack.insertWidget(index, page)
-            self.stack.removeWidget(placeholder)
-            placeholder.deleteLater()
+            if placeholder is not None:  # always there: __init__ put one at each of these indexes
+                self.stack.removeWidget(placeholder)
+                placeholder.deleteLater()
         self.stack.setCurrentIndex(self.sidebar.currentRow())
-        self._connect()
-        self.data_page.load_initial()
-        self.train_page.runs.refresh()
+        self._connect(pages)
+        pages.data.load_initial()
+        pages.train.runs.refresh()
         QTimer.singleShot(HEAVY_START_MS, self._on_heavy_start)
 
-    def _connect(self) -> None:
+    def _connect(self, pages: BuiltPages) -> None:
         self.model_page.model_changed.connect(self._on_model_changed)
         self.model_page.model_inspected.connect(self._on_model_inspected)
         self.model_page.model_failed.connect(self._on_model_failed)
-        self.train_page.train_requested.connect(self._on_train_requested)
-        self.train_page.stop_requested.connect(self.training.stop)
-        self.train_page.retry_requested.connect(self._on_retry_requested)
-        self.train_page.runs.resume_requested.connect(self._on_resume_requested)
-        self.train_page.runs.results_requested.connect(self._on_results_requested)
-        self.evaluate_page.exported.connect(self._on_exported)
-        self.training.event.connect(self.train_page.on_event)
+        pages.train.train_requested.connect(self._on_train_requested)
+        pages.train.stop_requested.connect(self.training.stop)
+        pages.train.retry_requested.connect(self._on_retry_requested)
+        pages.train.runs.resume_requested.connect(self._on_resume_requested)
+        pages.train.runs.results_requested.connect(self._on_results_requested)
+        pages.evaluate.exported.connect(self._on_exported)
+        self.training.event.connect(pages.train.on_event)
         self.training.event.connect(self._on_training_event)
-        self.training.stopping.connect(self.train_page.on_stopping)
+        self.training.stopping.connect(pages.train.on_stopping)
         self.training.running_changed.connect(self._on_running_changed)
         # What the window itself does with the run's events (the Train page has its own table).
         self._event_handlers: dict[type[ev.Event], Callable] = {
@@ -162,7 +211,7 @@ class MainWindow(QMainWindow):
         self.model_page.inspect()
         # The training libraries too, now rather than when Train is pressed (see warmup.py).
         self.tasks.submit(ensure_libraries, failed=self._on_preload_failed)
-        self.train_page.probe_devices()
+        self.pages.train.probe_devices()
 
     def _on_preload_failed(self, error: TaskError) -> None:
         log.warning("Preloading the training libraries failed: %s", error.message)
@@ -170,64 +219,67 @@ class MainWindow(QMainWindow):
     # Training -------------------------------------------------------------------------------------------
 
     def current_config(self) -> TrainConfig:
-        text_column, label_column = self.data_page.columns()
+        data, train = self.pages.data, self.pages.train
+        text_column, label_column = data.columns()
         return TrainConfig(
-            train_csv=self.data_page.train_csv(),
-            validation_csv=self.data_page.validation_csv(),
+            train_csv=data.train_csv(),
+            validation_csv=data.validation_csv(),
             model=self.model_page.spec(),
             text_column=text_column,
             label_column=label_column,
-            validation_share=self.data_page.validation_share(),
+            validation_share=data.validation_share(),
             allow_pickle=self.model_page.allows_pickle(),
-            **self.train_page.form.values(),
-            **self.train_page.hardware.values(),
+            **train.form.values(),
+            **train.hardware.values(),
         )
 
     @Slot()
     def _on_train_requested(self) -> None:
         if self.training.is_running() or self._waiting_for_model:
             return
-        problem = self.train_page.form.first_problem()
+        train = self.pages.train
+        problem = train.form.first_problem()
         if problem:
-            self.train_page.refuse(problem)
+            train.refuse(problem)
             return
         if self.model_page.current_info() is None:
             # The model's layer count and longest input bound the settings: read it first, then train.
             self._waiting_for_model = True
-            self.train_page.set_waiting("Reading the model before training…")
+            train.set_waiting("Reading the model before training…")
             self.model_page.ensure_inspected()
             return
         self._start_training()
 
     def _start_training(self) -> None:
-        problem = self.train_page.form.first_problem() or self.train_page.hardware.problem()
+        train = self.pages.train
+        problem = train.form.first_problem() or train.hardware.problem()
         config = self.current_config()
         problem = problem or next(iter(config.problems().values()), None)
         if problem:
-            self.train_page.refuse(problem)
+            train.refuse(problem)
             return
-        self.train_page.form.store(self.settings.hyperparameters)
+        train.form.store(self.settings.hyperparameters)
         self.settings.hyperparameters.validation_share = config.validation_share
         self.settings.model = config.model
         save_settings(self.settings)
-        self.training.start(config, self.train_page.hardware.launch())
+        self.training.start(config, train.hardware.launch())
 
     @Slot(object)
     def _on_retry_requested(self, config: TrainConfig) -> None:
         if not self.training.is_running():
-            self.train_page.form.batch_size.setValue(config.batch_size)
-            self.training.start(config, self.train_page.hardware.launch())
+            self.pages.train.form.batch_size.setValue(config.batch_size)
+            self.training.start(config, self.pages.train.hardware.launch())
 
     @Slot(str)
     def _on_resume_requested(self, run_dir: str) -> None:
         if not self.training.is_running():
             self.show_page("Train")
             # On the device chosen now: a run begun on all GPUs carries on under torchrun when that is chosen.
-            self.training.resume(run_dir, self.train_page.hardware.launch())
+            self.training.resume(run_dir, self.pages.train.hardware.launch())
 
     @Slot(bool)
     def _on_running_changed(self, running: bool) -> None:
-        self.train_page.set_running(running)
+        self.pages.train.set_running(running)
         self.run_state.setText("Training…" if running else "")
 
     @Slot(object)
@@ -240,11 +292,11 @@ class MainWindow(QMainWindow):
         self.run_state.setText(f"Training: step {event.step} of {event.total_steps}")
 
     def _on_run_finished(self, event: ev.Finished) -> None:
-        self.evaluate_page.show_results(event.model_dir, event.metrics, event.stopped)
+        self.pages.evaluate.show_results(event.model_dir, event.metrics, event.stopped)
         from studio.ui.pages.inference_page import JUST_TRAINED
 
         run = Path(event.run_dir).name
-        self.inference_page.set_model_folder(event.model_dir, f"{JUST_TRAINED} ({run})")
+        self.pages.inference.set_model_folder(event.model_dir, f"{JUST_TRAINED} ({run})")
         self.statusBar().showMessage(
             ("Training stopped" if event.stopped else "Training finished") + f": F1 {event.metrics.get('f1', 0):.4f}",
             10000,
@@ -260,30 +312,30 @@ class MainWindow(QMainWindow):
         try:
             run = load_run(run_dir)
         except StudioError as exc:
-            self.train_page.refuse(str(exc))
+            self.pages.train.refuse(str(exc))
             return
         if not run.metrics:
-            self.train_page.refuse(f"The run in {run.path} has no trained model to show.")
+            self.pages.train.refuse(f"The run in {run.path} has no trained model to show.")
             return
         model_dir = str(run.path / MODEL)
-        self.evaluate_page.show_results(model_dir, run.metrics, run.status == "stopped")
-        self.inference_page.set_model_folder(model_dir, f"Run {run.path.name}")
+        self.pages.evaluate.show_results(model_dir, run.metrics, run.status == "stopped")
+        self.pages.inference.set_model_folder(model_dir, f"Run {run.path.name}")
         self.show_page("Evaluate")
 
     @Slot(str)
     def _on_exported(self, folder: str) -> None:
-        self.inference_page.set_model_folder(folder)
+        self.pages.inference.set_model_folder(folder)
         save_settings(self.settings)
 
     # The model sets the limits of the frozen layers and the maximum length ---------------------------------
 
     @Slot(str)
     def _on_model_changed(self, spec: str) -> None:
-        self.train_page.form.set_model_info(None)
+        self.pages.train.form.set_model_info(None)
 
     @Slot(object)
     def _on_model_inspected(self, info) -> None:
-        self.train_page.form.set_model_info(info)
+        self.pages.train.form.set_model_info(info)
         if self._waiting_for_model:
             self._waiting_for_model = False
             if not self._closing:
@@ -293,7 +345,7 @@ class MainWindow(QMainWindow):
     def _on_model_failed(self, message: str) -> None:
         if self._waiting_for_model:
             self._waiting_for_model = False
-            self.train_page.refuse(message)
+            self.pages.train.refuse(message)
 
     # Window state and shutdown ----------------------------------------------------------------------------
 
@@ -308,11 +360,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 820)
-        page = stored.value("page", 0)
-        try:
-            self.sidebar.setCurrentRow(min(max(int(page), 0), len(PAGES) - 1))
-        except (TypeError, ValueError):
-            self.sidebar.setCurrentRow(0)
+        self.sidebar.setCurrentRow(_page_index(stored.value("page", 0)))
 
     def _save_window(self) -> None:
         stored = self._window_settings()
@@ -351,13 +399,24 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop and wait for every thread, then save the settings; safe to call more than once."""
         self.training.shutdown()
-        if self.inference_page is not None:
-            self.inference_page.shutdown()
+        pages = self._pages  # None when a deferred window is closed before its pages were built
+        if pages is not None:
+            pages.inference.shutdown()
         self.tasks.wait()
         QThreadPool.globalInstance().waitForDone()
-        if self.train_page is not None:  # a deferred window closed before its pages were built
-            self.train_page.form.store(self.settings.hyperparameters)
-            self.settings.hyperparameters.validation_share = self.data_page.validation_share()
+        if pages is not None:
+            pages.train.form.store(self.settings.hyperparameters)
+            self.settings.hyperparameters.validation_share = pages.data.validation_share()
         # settings.model is the last model that was read or trained, not whatever is typed at the moment.
         save_settings(self.settings)
         self._save_window()
+
+
+def _page_index(stored: object) -> int:
+    """The sidebar row window.ini keeps (a string there), within the pages; 0 for anything else."""
+    if not isinstance(stored, str | int | float):  # an edited file can give a list, or nothing
+        return 0
+    try:
+        return min(max(int(stored), 0), len(PAGES) - 1)
+    except ValueError:
+        return 0

@@ -54,7 +54,7 @@ class SettingsFiles(QObject):
         window = self.window
         if window.data_page is None:
             return  # the pages are still being built, a moment after the window shows
-        problem = window.train_page.form.first_problem()
+        problem = window.pages.train.form.first_problem()
         if problem:
             self.refuse(f"These settings cannot be saved yet: {_lower_first(problem)}")
             return
@@ -109,10 +109,11 @@ class SettingsFiles(QObject):
         model.allow_pickle.setChecked(config.allow_pickle)
         model.inspect()
 
-        form = window.train_page.form
+        pages = window.pages
+        form = pages.train.form
         form.set_values(Hyperparameters(**{f.name: getattr(config, f.name) for f in fields(Hyperparameters)}))
         form.first_problem()  # clears a refusal shown for what was typed before
-        hardware = getattr(window.train_page, "hardware", None)
+        hardware = getattr(pages.train, "hardware", None)
         if hardware is not None:
             # A device this machine lacks (a config from a GPU machine) stays as chosen here.
             for combo, value in ((hardware.device, config.device), (hardware.precision, config.precision)):
@@ -120,7 +121,7 @@ class SettingsFiles(QObject):
                 if index >= 0:
                     combo.setCurrentIndex(index)
 
-        data = window.data_page
+        data = pages.data
         data.share.setValue(round(config.validation_share * 100))
         if config.validation_csv:
             data.load_validation(config.validation_csv)
@@ -140,7 +141,7 @@ class SettingsFiles(QObject):
             return
         _, text, label = self._columns
         self._columns = None
-        data = self.window.data_page
+        data = self.window.pages.data
         for combo, name in ((data.text_column, text), (data.label_column, label)):
             index = combo.findText(name) if name else -1
             if index >= 0 and index != combo.currentIndex():

@@ -21,7 +21,9 @@ class TrainingController(QObject):
     Launch says); both emit the same events, so the pages never know which.
     """
 
-    event = Signal(object)  # every event of the run: the engine's frozen dataclasses, Failed, RetrySuggested
+    # Every event of the run: the engine's frozen dataclasses, Failed, RetrySuggested. The name hides
+    # QObject.event(QEvent) on the Python side, as in TrainingWorker (the pages connect to it by this name).
+    event = Signal(object)  # type: ignore[assignment]
     running_changed = Signal(bool)
     stopping = Signal()
     idle = Signal()  # the thread has ended

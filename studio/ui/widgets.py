@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from studio.ui import formatting
 
@@ -161,6 +161,14 @@ def page_header(title: str, subtitle: str) -> QWidget:
     layout.addWidget(heading)
     layout.addWidget(line)
     return box
+
+
+def combo_edit(combo: QComboBox) -> QLineEdit:
+    """The line edit of an editable combo box (Qt gives a combo box one only once it is made editable)."""
+    edit = combo.lineEdit()
+    if edit is None:
+        raise RuntimeError(f"The combo box {combo.objectName()!r} is not editable, so it has no line edit.")
+    return edit
 
 
 def row(*widgets, stretch_first: bool = True, spacing: int = 6) -> QHBoxLayout:

@@ -22,7 +22,9 @@ class TrainingWorker(QObject):
 
     # The engine's frozen events unchanged, plus the worker's own outcomes (Failed once, RetrySuggested): one
     # stream, so that a new event type needs no code here.
-    event = Signal(object)
+    # A signal named `event` hides QObject.event(QEvent) on the Python side, which mypy reports as an override;
+    # Qt's own event handling is unaffected, and the controller and tests connect to the signal by this name.
+    event = Signal(object)  # type: ignore[assignment]
     finished = Signal()  # the worker is done, whatever happened: quit the thread
 
     def __init__(
@@ -69,7 +71,7 @@ class TrainingWorker(QObject):
         quiet_libraries()
         if self.resume_dir is not None:
             resume_training(self.resume_dir, self.report, self.stop)
-        else:
+        elif self.config is not None:  # __init__ saw to it that exactly one of the two is given
             run_training(self.config, self.report, self.stop)
 
     def _return_to_gui_thread(self) -> None:

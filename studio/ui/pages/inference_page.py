@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from studio.ui.settings import Settings
 from studio.ui.tasks import TaskError, TaskRunner
-from studio.ui.widgets import MessageLabel, OutputLabel, page_header, row
+from studio.ui.widgets import MessageLabel, OutputLabel, combo_edit, page_header, row
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class InferencePage(QWidget):
         self.model.setObjectName("inferenceModel")
         self.model.setEditable(True)
         self.model.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.model.lineEdit().setPlaceholderText("Train a model, or choose an exported model folder")
+        combo_edit(self.model).setPlaceholderText("Train a model, or choose an exported model folder")
         for folder in settings.recent_exports:
             self.model.addItem(folder, folder)
         self.folder_button = QPushButton("Folder…")

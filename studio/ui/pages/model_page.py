@@ -24,7 +24,7 @@ from studio.ui import formatting
 from studio.ui.settings import Settings
 from studio.ui.tasks import TaskError, TaskRunner
 from studio.ui.warmup import ensure_libraries
-from studio.ui.widgets import MessageLabel, page_header, row
+from studio.ui.widgets import MessageLabel, combo_edit, page_header, row
 
 if TYPE_CHECKING:
     from studio.core.modeling import ModelInfo
@@ -66,8 +66,9 @@ class ModelPage(QWidget):
         self.source.setObjectName("modelSource")
         self.source.setEditable(True)
         self.source.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.source.lineEdit().setObjectName("modelSourceEdit")
-        self.source.lineEdit().setPlaceholderText("A model folder, or a Hugging Face hub id such as org/model")
+        source_edit = combo_edit(self.source)
+        source_edit.setObjectName("modelSourceEdit")
+        source_edit.setPlaceholderText("A model folder, or a Hugging Face hub id such as org/model")
         self.source.addItem(BUILTIN_LABEL, BUILTIN_MODEL)
         for spec in settings.recent_models:
             if spec != BUILTIN_MODEL:
@@ -121,7 +122,7 @@ class ModelPage(QWidget):
         self._typing.setInterval(TYPING_PAUSE_MS)
         self._typing.timeout.connect(self._on_typing_paused)
         self.source.activated.connect(self._on_source_activated)
-        self.source.lineEdit().returnPressed.connect(self._on_source_entered)
+        combo_edit(self.source).returnPressed.connect(self._on_source_entered)
         self.source.editTextChanged.connect(self._on_source_edited)
         self.folder_button.clicked.connect(self._on_folder_clicked)
         self.allow_pickle.toggled.connect(self._on_allow_pickle_toggled)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -28,6 +29,9 @@ from studio.ui.plots import LiveCurves
 from studio.ui.settings import Settings
 from studio.ui.tasks import TaskError, TaskRunner
 from studio.ui.widgets import MessageLabel, page_header
+
+if TYPE_CHECKING:
+    from studio.core.config import TrainConfig
 
 LOG_LINES = 5000
 
@@ -65,7 +69,7 @@ class TrainPage(QWidget):
         self.retry_button = QPushButton()
         self.retry_button.setObjectName("retryButton")
         self.retry_button.setVisible(False)
-        self._retry = None
+        self._retry: TrainConfig | None = None
         self.curves = LiveCurves(self)
         self.log = QPlainTextEdit()
         self.log.setObjectName("trainLog")

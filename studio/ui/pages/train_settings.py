@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -20,6 +22,9 @@ from studio.core.modeling import ModelInfo, trainable_after_freezing
 from studio.ui import formatting
 from studio.ui.settings import Hyperparameters
 from studio.ui.widgets import MessageLabel, ScientificSpinBox, parse_number, row
+
+# The form's number fields: whole numbers, or decimals (the learning rate and the epochs).
+SpinBox = QSpinBox | QDoubleSpinBox
 
 UNKNOWN_LAYERS = 48  # the frozen-layers limit until the model's layer count is known
 UNKNOWN_LENGTH = 65536
@@ -85,7 +90,7 @@ class HyperparameterForm(QGroupBox):
         self.problem = MessageLabel()
         self.problem.setObjectName("settingsProblem")
 
-        self._fields: dict[str, tuple[QAbstractSpinBox, str, type]] = {
+        self._fields: dict[str, tuple[SpinBox, str, type]] = {
             "learning_rate": (self.learning_rate, "The learning rate", float),
             "epochs": (self.epochs, "The number of epochs", float),
             "batch_size": (self.batch_size, "The batch size", int),
@@ -210,7 +215,8 @@ class HyperparameterForm(QGroupBox):
             if kind is int and not isinstance(value, int):
                 problem = f"{title} must be a whole number (got {text.strip()})."
             else:
-                problem = TrainConfig(train_csv="-", **{name: value}).problems().get(name)
+                field: dict[str, Any] = {name: value}  # any one of TrainConfig's number fields
+                problem = TrainConfig(train_csv="-", **field).problems().get(name)
             if problem is None and not widget.hasAcceptableInput():
                 problem = self._limit_sentence(name, title, widget)
         if problem:
@@ -218,13 +224,16 @@ class HyperparameterForm(QGroupBox):
         else:
             self._problems.pop(name, None)
 
-    def _limit_sentence(self, name: str, title: str, widget: QAbstractSpinBox) -> str:
+    def _limit_sentence(self, name: str, title: str, widget: SpinBox) -> str:
         if name == "freeze_layers" and self.info is not None:
             return f"The model has {self.info.num_layers} layers, so at most {self.info.num_layers} can be frozen."
         if name == "max_length" and self.info is not None:
             return f"This model reads at most {self.info.max_length} tokens; set the maximum length to that or less."
-        low, high = widget.minimum(), widget.maximum()
-        return f"{title} must be from {widget.textFromValue(low)} to {widget.textFromValue(high)}."
+        if isinstance(widget, QSpinBox):  # an int box takes only ints, a double box floats: one branch each
+            low, high = widget.textFromValue(widget.minimum()), widget.textFromValue(widget.maximum())
+        else:
+            low, high = widget.textFromValue(widget.minimum()), widget.textFromValue(widget.maximum())
+        return f"{title} must be from {low} to {high}."
 
     def _show_problems(self, note: str | None = None) -> None:
         problem = next(iter(self._problems.values()), None) or note
