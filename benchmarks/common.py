@@ -60,6 +60,22 @@ def write_rows(path: str | Path, texts: list[str], labels: list[str]) -> Path:
     return path
 
 
+def write_repeated_csv(source: str | Path, rows: int, dest: str | Path) -> Path:
+    """A large CSV as a user's big file would be: the rows of `source` repeated until there are `rows`."""
+    with open(source, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        body = list(reader)
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for i in range(rows):
+            writer.writerow(body[i % len(body)])
+    return dest
+
+
 def stratified_subsample(texts: list[str], labels: list[str], n: int | None, seed: int) -> tuple[list, list]:
     """n rows with the label shares of the whole (each label at least once), seeded, in the file's order."""
     if n is None or n >= len(texts):

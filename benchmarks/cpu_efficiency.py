@@ -14,8 +14,9 @@ Train time: first to last training step (train begin -> last step end, from the 
 the engine's own train_seconds, which adds its end-of-epoch evaluation and checkpoint, is reported beside it.
 Peak: the best FLOP/s of torch.mm on square matrices of several sizes, all threads, fp32 and bf16 (the engine
 autocasts to bf16 on CPUs with native bf16), measured before and after training; the best is kept. The
-efficiency is reported against both peaks; the one that applies is the peak of the run's precision
-(metrics["precision_mode"]). The issue's target is 0.5 of the measured fp32 peak.
+efficiency is reported against both peaks; the headline figure is against the peak of the precision the
+engine actually trained in (metrics["precision_mode"]: the bf16 peak for a bf16 run, the fp32 peak for an fp32
+run). Issue 5's target, 0.5 of the measured fp32 peak whatever the precision, is still printed beside it.
 
   python benchmarks/cpu_efficiency.py                    # sms_spam, all 4,458 training rows, 1 epoch
   python benchmarks/cpu_efficiency.py --dataset ag_news --rows 3000
@@ -88,10 +89,18 @@ def matmul_rate(torch, m: int, k: int, n: int, dtype, repeats: int) -> float:
 
 
 def measure_peaks(torch, sizes: list[int], repeats: int) -> dict:
+    from studio.core.devices import cpu_has_native_bf16
+
+    native_bf16 = cpu_has_native_bf16()
     peaks = {}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        by_size = {n: matmul_rate(torch, n, n, n, dtype, repeats) for n in sizes}
-        peaks[name] = {"peak_flops": max(by_size.values()), "by_size": by_size}
+        # Without native bf16 the CPU emulates it at a fraction of its fp32 rate, and the engine (auto) never
+        # trains in it there; timing it at every size took longer than the training itself. One small size, once,
+        # still says what it is.
+        emulated = name == "bf16" and not native_bf16
+        these = sizes[:1] if emulated else sizes
+        by_size = {n: matmul_rate(torch, n, n, n, dtype, 1 if emulated else repeats) for n in these}
+        peaks[name] = {"peak_flops": max(by_size.values()), "by_size": by_size, "native": not emulated}
     return peaks
 
 
@@ -253,7 +262,10 @@ def main(argv=None) -> int:
         [
             [
                 name,
-                *[peaks_before[name]["by_size"][n] / 1e9 for n in sizes],
+                *[
+                    peaks_before[name]["by_size"][n] / 1e9 if n in peaks_before[name]["by_size"] else None
+                    for n in sizes
+                ],
                 peaks_after[name]["peak_flops"] / 1e9,
                 peaks[name] / 1e9,
                 shaped[name] / 1e9,
@@ -279,10 +291,17 @@ def main(argv=None) -> int:
         rows,
         digits=3,
     )
+    headline = figures["model_6NT"]["efficiency_vs_applicable_peak"]
+    # The headline is matched to the precision the engine trained in: a bf16 run measured against the fp32 peak
+    # would read as more than 100 % of a peak it never used.
+    print(
+        f"\nHEADLINE: the engine's model FLOP/s (6NT, steps) are {headline:.3f} of this machine's {applies} matmul "
+        f"peak ({peaks[applies] / 1e9:.1f} GFLOP/s), the peak of the precision it trained in ({precision})"
+    )
     target = figures["model_6NT"]["efficiency_vs_fp32_peak"] >= 0.5
     print(
-        f"target (model FLOP/s >= 0.5 of the fp32 peak): {'PASS' if target else 'FAIL'}; "
-        f"the run's precision is {precision}, so the {applies} peak is the one that applies"
+        f"issue 5's target (model FLOP/s >= 0.5 of the fp32 peak, whatever the precision): "
+        f"{'PASS' if target else 'FAIL'} ({figures['model_6NT']['efficiency_vs_fp32_peak']:.3f})"
     )
 
     result_json = {
@@ -293,6 +312,11 @@ def main(argv=None) -> int:
         "data": info,
         "settings": {
             k: getattr(args, k) for k in ("epochs", "learning_rate", "batch_size", "max_length", "seed", "precision")
+        },
+        "headline": {
+            "what": "model FLOP/s (6NT over the training steps) / matmul peak of the precision the engine trained in",
+            "precision": applies,
+            "efficiency": headline,
         },
         "precision_mode": precision,
         "applicable_peak": applies,

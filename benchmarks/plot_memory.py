@@ -80,14 +80,9 @@ def main(argv=None) -> int:
     page.show()
     curves = page.curves
 
-    # The app's path: worker reporter (training thread) -> worker signals -> page slots (GUI thread).
+    # The app's path: worker reporter (training thread) -> the worker's event signal -> the page (GUI thread).
     worker = TrainingWorker(config=TrainConfig(train_csv="benchmark.csv"))
-    worker.run_created.connect(page.on_run_created)
-    worker.run_started.connect(page.on_run_started)
-    worker.progressed.connect(page.on_progress)
-    worker.loss_logged.connect(page.on_loss_logged)
-    worker.evaluated.connect(page.on_evaluated)
-    worker.run_finished.connect(page.on_finished)
+    worker.event.connect(page.on_event)
 
     redraw_ms: list[float] = []
     original_redraw = curves.redraw

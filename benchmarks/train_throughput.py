@@ -6,6 +6,9 @@ batch size, seed and maximum length, each in a fresh Python process, all in one 
   engine      studio.core.training.run_training (length-grouped batches, per-batch padding, its default
               precision: bf16 autocast on CPUs with native bf16, fused AdamW, its evaluation and checkpoint at
               the end of the epoch)
+  engine_fp32 the same engine with precision fp32, the references' precision: against the references it
+              measures what batching (length grouping, per-batch padding) and the engine's other settings
+              gain, without the precision; engine against engine_fp32 is the precision's own gain
   ref_padded  the reference text-classification example's way: every example padded to --max-length at
               tokenization, default_data_collator, TrainingArguments defaults (fp32, random order)
   ref_batch   the same script with per-batch padding (DataCollatorWithPadding, no max_length padding)
@@ -39,6 +42,7 @@ from benchmarks.common import (
     Stopwatch,
     child_result,
     emit_result,
+    fmt,
     machine_info,
     prepare_dataset,
     print_table,
@@ -47,9 +51,10 @@ from benchmarks.common import (
     setup_environment,
 )
 
-SYSTEMS = ("engine", "ref_batch", "ref_padded")
+SYSTEMS = ("engine", "engine_fp32", "ref_batch", "ref_padded")
 LABELS = {
     "engine": "studio engine",
+    "engine_fp32": "studio engine, fp32",
     "ref_batch": "reference, per-batch padding",
     "ref_padded": "reference, padded to max length",
 }
@@ -93,7 +98,7 @@ def parse_args(argv=None):
 # Children ------------------------------------------------------------------------------------------------
 
 
-def child_engine(args) -> dict:
+def child_engine(args, precision: str = "auto") -> dict:
     started = time.perf_counter()
     import torch
 
@@ -127,13 +132,14 @@ def child_engine(args) -> dict:
         batch_size=args.batch_size,
         max_length=args.max_length,
         seed=args.seed,
+        precision=precision,
     )
     called = time.perf_counter()
     result = run_training(config, reporter)
     done = time.perf_counter()
     m = result.metrics
     return {
-        "system": "engine",
+        "system": "engine" if precision == "auto" else f"engine_{precision}",
         "f1": m["f1"],
         "accuracy": m["accuracy"],
         "train_seconds": m["train_seconds"],
@@ -198,6 +204,8 @@ def run_as_child(args) -> None:
     setup_environment()
     if args.child == "engine":
         payload = child_engine(args)
+    elif args.child == "engine_fp32":
+        payload = child_engine(args, "fp32")
     else:
         payload = child_reference(args, "max_length" if args.child == "ref_padded" else "batch")
     child_result(payload)
@@ -265,6 +273,11 @@ def bench_dataset(args, name: str, tmp: Path, systems: list[str]) -> dict:
                 r[f"steps_speedup_vs_{ref}"] = ratio(base.get("steps_seconds"), r.get("steps_seconds"))
                 r[f"process_speedup_vs_{ref}"] = ratio(base["process_wall_seconds"], r["process_wall_seconds"])
                 r[f"f1_points_vs_{ref}"] = (r["f1"] - base["f1"]) * 100
+    if "engine" in results and "engine_fp32" in results:
+        # The precision's own share of the engine's speed: the same engine, the same batches, fp32 instead.
+        results["engine"]["speedup_vs_engine_fp32"] = ratio(
+            results["engine_fp32"]["train_seconds"], results["engine"]["train_seconds"]
+        )
     return {"data": info, "systems": results, "targets": targets(results)}
 
 
@@ -278,6 +291,10 @@ def targets(results: dict) -> dict:
         out["f1_within_0.5_points_of_ref_padded"] = abs(engine["f1_points_vs_ref_padded"]) <= 0.5
     if "ref_batch" in results:
         out["speedup_vs_ref_batch_at_least_1.0"] = engine["speedup_vs_ref_batch"] >= 1.0
+    fp32 = results.get("engine_fp32")
+    if fp32 is not None and "ref_batch" in results:
+        # Precision-matched: the engine's batching must not lose to the per-batch script at the same precision.
+        out["fp32_speedup_vs_ref_batch_at_least_1.0"] = fp32["speedup_vs_ref_batch"] >= 1.0
     return out
 
 
@@ -326,6 +343,15 @@ def print_dataset(name: str, block: dict, args) -> None:
         rows,
         digits=3,
     )
+    engine, fp32 = results.get("engine"), results.get("engine_fp32")
+    if engine is not None and fp32 is not None:
+        parts = [
+            f"precision ({engine['precision']} vs fp32, same engine): x{fmt(engine.get('speedup_vs_engine_fp32'))}"
+        ]
+        for ref, what in (("ref_padded", "padded"), ("ref_batch", "per-batch")):
+            if ref in results:
+                parts.append(f"batching alone (fp32 vs fp32 {what}): x{fmt(fp32.get(f'speedup_vs_{ref}'))}")
+        print("separate gains: " + "; ".join(parts))
     if block["targets"]:
         print("targets: " + ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in block["targets"].items()))
 

@@ -105,7 +105,8 @@ def list_devices() -> list[DeviceOption]:
     # choose_device's order: the first GPU (in this process, as the Trainer picks it), else MPS, else the CPU.
     auto = options[0]
     auto_name = "CPU" if auto.device == "cpu" else auto.label
-    summary = f"auto ({auto_name}, {auto.auto_precision}: {auto.precision_reason})"
+    # Short enough for the combo box; the line under it on the Train page gives the reason.
+    summary = f"auto: {auto_name}, {auto.auto_precision}"
     options.insert(
         0,
         DeviceOption(

@@ -46,18 +46,9 @@ class _NeverStop:
 
 def run_training(config: TrainConfig, reporter: Reporter | None = None, stop: StopToken | None = None) -> TrainResult:
     """Train in a new run folder; report events to `reporter`; end early once `stop.is_set()`."""
-    from studio.core.data import load_examples
-
     config.validate()
     # Bad data is refused before a run folder exists, so a typo leaves nothing behind.
-    examples = load_examples(
-        config.train_csv,
-        config.validation_csv,
-        config.text_column,
-        config.label_column,
-        config.validation_share,
-        config.seed,
-    )
+    examples = _load_examples(config)
     run_dir = runs.create_run_dir(config)
     return _run(config, run_dir, reporter, stop, resume=False, examples=examples)
 
@@ -218,19 +209,23 @@ def _prepare(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, examp
     )
 
 
-def _read_examples(config: TrainConfig, emit, resume: bool, examples: Examples | None) -> Examples:
+def _load_examples(config: TrainConfig) -> Examples:
     from studio.core.data import load_examples
 
+    return load_examples(
+        config.train_csv,
+        config.validation_csv,
+        config.text_column,
+        config.label_column,
+        config.validation_share,
+        config.seed,
+    )
+
+
+def _read_examples(config: TrainConfig, emit, resume: bool, examples: Examples | None) -> Examples:
     if examples is None:
         emit(Message(f"Reading {Path(config.train_csv).name}" + (" (resuming)" if resume else "")))
-        examples = load_examples(
-            config.train_csv,
-            config.validation_csv,
-            config.text_column,
-            config.label_column,
-            config.validation_share,
-            config.seed,
-        )
+        examples = _load_examples(config)
     for warning in examples.warnings:
         emit(Message(warning, level="warning"))
     emit(
@@ -346,6 +341,8 @@ def _final_metrics(prepared: _Prepared, train_seconds: float) -> dict:
 
 
 def _card(config: TrainConfig, source, examples, train_rows: int, validation_rows: int) -> dict:
+    from studio.core.data import MAX_VALIDATION_ROWS
+
     return {
         "name": f"{Path(config.train_csv).stem} classifier",
         "base_model": source.display_name if source.kind != "folder" else Path(source.location).name,
@@ -355,7 +352,8 @@ def _card(config: TrainConfig, source, examples, train_rows: int, validation_row
         "validation": (
             f"`{Path(config.validation_csv).name}`"
             if config.validation_csv
-            else f"{config.validation_share:.0%} of the training file, stratified, seed {config.seed}"
+            else f"{config.validation_share:.0%} of the training file (at most {MAX_VALIDATION_ROWS:,} rows), "
+            f"stratified, seed {config.seed}"
         ),
         "validation_rows": validation_rows,
         "text_column": examples.columns.text,

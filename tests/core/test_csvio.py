@@ -71,3 +71,22 @@ def test_trailing_delimiter_is_tolerated(tmp_path):
 def test_excel_separator_line(tmp_path):
     table = read_table(_write(tmp_path, "x.csv", b"sep=;\ntext;label\nhello, you;a\n"))
     assert (table.delimiter, table.columns, table.rows) == (";", ("text", "label"), [("hello, you", "a")])
+
+
+def test_rows_are_kept_in_blocks_and_read_like_a_list(tmp_path, monkeypatch):
+    from studio.core.csvio import Rows
+
+    monkeypatch.setattr(Rows, "BLOCK", 3)  # 10 rows: blocks of 3, 3, 3 and 1
+    expected = [(f"text {i}", "ab"[i % 2]) for i in range(10)]
+    path = tmp_path / "t.csv"
+    path.write_text("text,label\n" + "".join(f"{t},{label}\n" for t, label in expected), encoding="utf-8")
+    rows = read_table(path).rows
+    assert isinstance(rows, Rows) and len(rows) == 10 and rows == expected and list(rows) == expected
+    assert rows[0] == expected[0] and rows[3] == expected[3] and rows[-1] == expected[-1]
+    for part in (slice(2, 8), slice(None, 2000), slice(9, 3), slice(-4, None), slice(1, None, 4)):
+        assert rows[part] == expected[part]
+    with pytest.raises(IndexError):
+        rows[10]
+    assert rows != expected[:-1]
+    rows.release()
+    assert len(rows) == 0 and list(rows) == []

@@ -67,3 +67,28 @@ def test_unknown_column_names_the_columns(small_csv):
 
 def test_label_distribution(small_csv):
     assert label_distribution(read_table(small_csv), "label") == [("negative", 30), ("positive", 30)]
+
+
+def test_the_automatic_split_is_capped_and_says_so(tmp_path):
+    rows = [(f"text number {i}", ("a", "b", "c")[i % 3]) for i in range(300)]
+    path = write_csv(tmp_path / "many.csv", rows)
+    capped = load_examples(path, validation_share=0.1, max_validation_rows=12)
+    assert len(capped.validation_texts) == 12 and len(capped.train_texts) == 288
+    assert Counter(capped.validation_labels) == {0: 4, 1: 4, 2: 4}  # still stratified
+    assert capped.warnings == (
+        "Validation holds 12 rows of many.csv, not 10% (30): a larger held-out part would be evaluated at every "
+        "evaluation for little gain. Give a validation file to validate on more rows.",
+    )
+    # Below the cap the share applies as before, and nothing is said.
+    uncapped = load_examples(path, validation_share=0.1, max_validation_rows=30)
+    assert len(uncapped.validation_texts) == 30 and uncapped.warnings == ()
+
+
+def test_the_default_cap_holds_5000_rows_of_a_60000_row_file(tmp_path):
+    rows = [(f"row {i} of a large file", ("ham", "spam")[i % 2]) for i in range(60_000)]
+    examples = load_examples(write_csv(tmp_path / "large.csv", rows))
+    assert len(examples.validation_texts) == 5_000 and len(examples.train_texts) == 55_000
+    assert "not 10% (6,000)" in examples.warnings[0]
+    # A validation file is taken whole: the cap is only for the automatic split.
+    validation = write_csv(tmp_path / "v.csv", rows[:6_000])
+    assert len(load_examples(tmp_path / "large.csv", validation).validation_texts) == 6_000

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.csvio import Table, read_table
-from studio.core.data import Columns, infer_columns, label_distribution
+from studio.core.data import MAX_VALIDATION_ROWS, Columns, infer_columns, label_distribution
 from studio.ui import assets
 from studio.ui.charts import LabelBars
 from studio.ui.settings import Settings
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 CSV_FILTER = "CSV files (*.csv *.tsv *.txt);;All files (*)"
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+RELEASE_DELAY_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,17 @@ def load_csv(path: str) -> LoadedCsv:
     return LoadedCsv(table, columns, label_distribution(table, columns.label))
 
 
+def release_rows(rows: Sequence) -> None:
+    """Free a table the page no longer shows (runs on a pool thread).
+
+    Dropped on the GUI thread, the last reference to 500,000 rows would free them all in one call that holds
+    the GIL for a few hundred milliseconds; Rows.release frees them a block at a time.
+    """
+    release = getattr(rows, "release", None)
+    if release is not None:
+        release()
+
+
 class DataPage(QWidget):
     """Pick the files; check what the engine will train on before training."""
 
@@ -65,6 +78,7 @@ class DataPage(QWidget):
         self._settings = settings
         self._loaded: LoadedCsv | None = None
         self._loading: str | None = None
+        self._releasing: list[Sequence] = []  # tables replaced, to be freed in the background
         self.setAcceptDrops(True)
 
         self.train_edit = PathEdit(suffixes=CSV_SUFFIXES)
@@ -88,7 +102,8 @@ class DataPage(QWidget):
         self.share.setSuffix(" %")
         self.share.setValue(round(settings.hyperparameters.validation_share * 100))
         self.share.setToolTip(
-            "Without a validation file, this share of the training rows is held out, in proportion to each label"
+            "Without a validation file, this share of the training rows is held out, in proportion to each label, "
+            f"up to {MAX_VALIDATION_ROWS:,} rows"
         )
         self.text_column = QComboBox()
         self.text_column.setObjectName("textColumn")
@@ -117,6 +132,8 @@ class DataPage(QWidget):
         self.preview.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.preview.verticalHeader().setDefaultSectionSize(22)
         self.preview.horizontalHeader().setStretchLastSection(False)
+        # Fitting a column to its contents measures this many rows, not the thousand Qt would.
+        self.preview.horizontalHeader().setResizeContentsPrecision(200)
         self.chart = LabelBars()
         self.chart.setMinimumWidth(260)
 
@@ -124,7 +141,9 @@ class DataPage(QWidget):
         self.text_column.setMinimumWidth(200)
         self.label_column.setMinimumWidth(200)
         share_row = row(
-            self.share, QLabel("of the training rows, when there is no validation file"), stretch_first=False
+            self.share,
+            QLabel(f"of the training rows (at most {MAX_VALIDATION_ROWS:,}), when there is no validation file"),
+            stretch_first=False,
         )
         share_row.addStretch(1)
         columns_row = row(self.text_column, QLabel("   Label column"), self.label_column, stretch_first=False)
@@ -211,13 +230,28 @@ class DataPage(QWidget):
         self.train_message.show_message(f"Reading {Path(path).name}…", "info")
         self._tasks.submit(load_csv, path, done=self._on_train_loaded, failed=self._on_train_failed, context=path)
 
+    def _set_loaded(self, loaded: LoadedCsv | None) -> None:
+        # The page owns the table it read; a replaced one is freed in the background, not here.
+        old = self._loaded
+        self._loaded = loaded
+        self.model.set_table(loaded.table if loaded is not None else None)
+        if old is not None and (loaded is None or old.table is not loaded.table):
+            self._releasing.append(old.table.rows)
+            # Once the new table is on screen: freeing meanwhile would compete with its first paint for the GIL.
+            QTimer.singleShot(RELEASE_DELAY_MS, self._on_release_timer)
+
+    @Slot()
+    def _on_release_timer(self) -> None:
+        while self._releasing:
+            self._tasks.submit(release_rows, self._releasing.pop())
+
     def _on_train_loaded(self, loaded: LoadedCsv, path: str) -> None:
         if path != self._loading:
+            self._tasks.submit(release_rows, loaded.table.rows)  # a file the user has moved on from
             return
-        self._loaded = loaded
+        self._set_loaded(loaded)
         table = loaded.table
         self.train_message.clear_message()
-        self.model.set_table(table)
         for combo, chosen in ((self.text_column, loaded.columns.text), (self.label_column, loaded.columns.label)):
             combo.clear()
             combo.addItems(list(table.columns))
@@ -235,8 +269,7 @@ class DataPage(QWidget):
     def _on_train_failed(self, error: TaskError, path: str) -> None:
         if path != self._loading:
             return
-        self._loaded = None
-        self.model.set_table(None)
+        self._set_loaded(None)
         self.text_column.clear()
         self.label_column.clear()
         self.chart.show_counts([])
@@ -246,6 +279,8 @@ class DataPage(QWidget):
 
     def _size_columns(self) -> None:
         # Fit the short columns to their contents and give the rest of the width to the text column.
+        if self._loaded is None:
+            return
         header = self.preview.horizontalHeader()
         table = self._loaded.table
         for i, name in enumerate(table.columns):
@@ -372,9 +407,22 @@ class DataPage(QWidget):
         if self._loaded is None:
             return
         label = self.label_column.currentText()
-        distribution = label_distribution(self._loaded.table, label) if label else []
-        self._show_columns(distribution)
+        self.model.set_roles(self.text_column.currentText(), label)
         self._size_columns()
+        if not label:
+            self._show_columns([])
+            return
+        # Counting a big file's labels takes longer than the GUI thread may be away.
+        self.columns_message.show_message(f"Counting the labels of {label!r}…", "info")
+        context = (self._loaded.table, label, self.text_column.currentText())
+        self._tasks.submit(label_distribution, self._loaded.table, label, done=self._on_labels_counted, context=context)
+
+    def _on_labels_counted(self, distribution: list[tuple[str, int]], context) -> None:
+        table, label, text = context
+        current = (self.text_column.currentText(), self.label_column.currentText())
+        if self._loaded is None or self._loaded.table is not table or current != (text, label):
+            return  # the answer to a question no longer asked
+        self._show_columns(distribution)
 
     # Drag and drop onto the page: the training file ---------------------------------------------------
 
