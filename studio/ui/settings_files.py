@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
@@ -29,7 +29,8 @@ class SettingsFiles(QObject):
 
     def __init__(self, window: MainWindow):
         super().__init__(window)
-        self.window = window
+        # The window is this object's Qt parent, not a Python attribute: window <-> self would be a reference
+        # cycle, which Python's collector may free on the training thread (TrainingController._launch says why).
         self._columns: tuple[str, str | None, str | None] | None = None  # (file, text, label) once it has loaded
         self._following_data = False
         self.save_action = QAction("&Save settings…", window)
@@ -47,11 +48,14 @@ class SettingsFiles(QObject):
         self.save_action.triggered.connect(self._on_save_triggered)
         self.load_action.triggered.connect(self._on_load_triggered)
 
+    def _window(self) -> MainWindow:
+        return cast("MainWindow", self.parent())
+
     # Save ------------------------------------------------------------------------------------------------
 
     @Slot()
     def _on_save_triggered(self) -> None:
-        window = self.window
+        window = self._window()
         if window.data_page is None:
             return  # the pages are still being built, a moment after the window shows
         problem = window.pages.train.form.first_problem()
@@ -80,9 +84,9 @@ class SettingsFiles(QObject):
 
     @Slot()
     def _on_load_triggered(self) -> None:
-        if self.window.data_page is None:
+        if self._window().data_page is None:
             return
-        path, _ = QFileDialog.getOpenFileName(self.window, "Load settings", self._start_folder(), LOAD_FILTERS)
+        path, _ = QFileDialog.getOpenFileName(self._window(), "Load settings", self._start_folder(), LOAD_FILTERS)
         if path:
             self.load(path)
 
@@ -95,12 +99,12 @@ class SettingsFiles(QObject):
             return False
         self.apply(config)
         self._remember(path)
-        self.window.statusBar().showMessage(f"Settings loaded from {path}", 10000)
+        self._window().statusBar().showMessage(f"Settings loaded from {path}", 10000)
         return True
 
     def apply(self, config: TrainConfig) -> None:
         """The model, the files and their columns, and every hyperparameter, as the config has them."""
-        window = self.window
+        window = self._window()
         model = window.model_page
         if config.model == BUILTIN_MODEL:
             model.source.setCurrentIndex(0)
@@ -141,7 +145,7 @@ class SettingsFiles(QObject):
             return
         _, text, label = self._columns
         self._columns = None
-        data = self.window.pages.data
+        data = self._window().pages.data
         for combo, name in ((data.text_column, text), (data.label_column, label)):
             index = combo.findText(name) if name else -1
             if index >= 0 and index != combo.currentIndex():
@@ -157,16 +161,16 @@ class SettingsFiles(QObject):
 
     def refuse(self, message: str) -> None:
         """Say why in a message box over the window (not modal to the app: the window keeps drawing)."""
-        box = QMessageBox(QMessageBox.Icon.Warning, "Settings", message, QMessageBox.StandardButton.Ok, self.window)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Settings", message, QMessageBox.StandardButton.Ok, self._window())
         box.setObjectName("settingsFileMessage")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
 
     def _remember(self, path: str) -> None:
-        self.window.settings.remember("recent_configs", str(Path(path).expanduser().resolve()))
+        self._window().settings.remember("recent_configs", str(Path(path).expanduser().resolve()))
 
     def _start_folder(self) -> str:
-        recent = self.window.settings.recent_configs
+        recent = self._window().settings.recent_configs
         return str(Path(recent[0]).parent) if recent else str(Path.home())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 
@@ -47,6 +48,10 @@ class TrainingController(QObject):
     def _launch(self, worker: TrainingWorker) -> None:
         if self._thread is not None:
             raise RuntimeError("a run is already training")
+        # The Trainer calls gc.collect() on the training thread. Qt wrappers freed there deadlock with the GUI
+        # thread (~QObject holds a pooled Qt mutex and waits for the GIL; py-spy caught it), so the garbage there
+        # that exists now is collected here, on the GUI thread, before the training thread exists.
+        gc.collect()
         thread = QThread()
         thread.setObjectName("training")
         worker.moveToThread(thread)
