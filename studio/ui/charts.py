@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtCore import Slot
+from PySide6.QtGui import QColor, QFont, QFontMetrics
 
 from studio.ui.plots import BLUE, configure_pyqtgraph
 
@@ -88,6 +89,9 @@ class ConfusionHeatmap(pg.PlotWidget):
         self.image.setColorMap(pg.ColorMap(pos=[0.0, 1.0], color=[(247, 251, 255), (8, 48, 107)]))
         self.addItem(self.image)
         self._texts = []
+        self._labels: list[str] = []
+        # Whether the column names fit under their columns depends on the width: decided again on each resize.
+        self.getViewBox().sigResized.connect(self._on_view_resized)
 
     def show_matrix(self, labels: list[str], matrix) -> None:
         for text in self._texts:
@@ -113,8 +117,29 @@ class ConfusionHeatmap(pg.PlotWidget):
                     text.setPos(c + 0.5, r + 0.5)
                     self.addItem(text)
                     self._texts.append(text)
-        ticks = [[(i + 0.5, _short(name)) for i, name in enumerate(labels)]]
-        self.getAxis("bottom").setTicks(ticks)
-        self.getAxis("left").setTicks(ticks)
+        self._labels = list(labels)
+        self._set_ticks()
         self.setXRange(0, n, padding=0)
         self.setYRange(0, n, padding=0)
+
+    def _set_ticks(self) -> None:
+        names = [_short(name) for name in self._labels]
+        if not names:
+            return
+        bottom = self.getAxis("bottom")
+        cell = self.getViewBox().width() / len(names)
+        widest = max(QFontMetrics(bottom.font()).horizontalAdvance(name) for name in names)
+        if widest + 6 <= cell:
+            columns = [(i + 0.5, name) for i, name in enumerate(names)]
+            rows = columns
+        else:
+            # The names would run into each other under narrow columns: number the columns, and name each
+            # number once on the rows ("3 · sadness"), as printed confusion matrices do.
+            columns = [(i + 0.5, str(i + 1)) for i in range(len(names))]
+            rows = [(i + 0.5, f"{i + 1} · {name}") for i, name in enumerate(names)]
+        bottom.setTicks([columns])
+        self.getAxis("left").setTicks([rows])
+
+    @Slot(object)
+    def _on_view_resized(self, view) -> None:
+        self._set_ticks()

@@ -1,0 +1,49 @@
+"""The confusion matrix's column names never run into each other: numbered when they do not fit, named when they do."""
+
+from __future__ import annotations
+
+from studio.ui.charts import ConfusionHeatmap
+
+GOEMOTIONS = [
+    "admiration",
+    "amusement",
+    "anger",
+    "annoyance",
+    "approval",
+    "caring",
+    "confusion",
+    "curiosity",
+    "desire",
+    "disappointment",
+    "disapproval",
+    "disgust",
+    "embarrassment",
+    "excitement",
+    "fear",
+]
+
+
+def _ticks(chart: ConfusionHeatmap, axis: str) -> list[str]:
+    return [text for _, text in chart.getAxis(axis)._tickLevels[0]]
+
+
+def test_many_long_names_are_numbered_and_few_short_ones_named(qtbot):
+    chart = ConfusionHeatmap()
+    qtbot.addWidget(chart)
+    chart.resize(520, 420)
+    chart.show()
+    qtbot.waitExposed(chart)
+    n = len(GOEMOTIONS)
+    chart.show_matrix(GOEMOTIONS, [[int(r == c) * 5 for c in range(n)] for r in range(n)])
+    assert _ticks(chart, "bottom") == [str(i + 1) for i in range(n)]
+    assert _ticks(chart, "left")[9] == "10 · disappointment"
+
+    chart.show_matrix(["ham", "spam"], [[60, 2], [3, 9]])
+    assert _ticks(chart, "bottom") == ["ham", "spam"]
+    assert _ticks(chart, "left") == ["ham", "spam"]
+
+    # Wide enough for the long names again: they come back on a resize.
+    chart.show_matrix(GOEMOTIONS[:3], [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    assert _ticks(chart, "bottom") == GOEMOTIONS[:3]
+    chart.resize(140, 420)
+    qtbot.waitUntil(lambda: _ticks(chart, "bottom") == ["1", "2", "3"])
