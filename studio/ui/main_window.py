@@ -259,6 +259,7 @@ class MainWindow(QMainWindow):
             train.refuse(problem)
             return
         train.form.store(self.settings.hyperparameters)
+        self.settings.device, self.settings.precision = train.hardware.chosen()
         self.settings.hyperparameters.validation_share = config.validation_share
         self.settings.model = config.model
         save_settings(self.settings)
@@ -406,6 +407,7 @@ class MainWindow(QMainWindow):
         QThreadPool.globalInstance().waitForDone()
         if pages is not None:
             pages.train.form.store(self.settings.hyperparameters)
+            self.settings.device, self.settings.precision = pages.train.hardware.chosen()
             self.settings.hyperparameters.validation_share = pages.data.validation_share()
         # settings.model is the last model that was read or trained, not whatever is typed at the moment.
         save_settings(self.settings)

@@ -51,6 +51,10 @@ class Settings:
     train_csv: str | None = None
     validation_csv: str | None = None
     allow_pickle: bool = False
+    # The Train page's hardware choice: a device key ("auto", "cpu", "cuda:1", "all-gpus"...) and a precision.
+    # A key this machine does not have (another computer's GPU) falls back to auto when the devices are listed.
+    device: str | None = None
+    precision: str | None = None
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
 
     def remember(self, kind: str, value: str) -> None:

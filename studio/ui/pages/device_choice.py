@@ -20,6 +20,8 @@ class DeviceChoice(QGroupBox):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Hardware", parent)
         self._options: list[DeviceOption] = [CHECKING]
+        # The device the user chose (or last time's): selected as soon as the machine's devices are listed.
+        self._wanted = "auto"
         self.device = QComboBox()
         self.device.setObjectName("device")
         self.precision = QComboBox()
@@ -47,7 +49,19 @@ class DeviceChoice(QGroupBox):
     def set_options(self, options: list[DeviceOption]) -> None:
         """The devices this machine has (from devices.list_devices); the current choice is kept where it can be."""
         self._options = list(options) or [CHECKING]
-        self._fill_devices(self.current().key)
+        self._fill_devices(self._wanted)
+
+    def restore(self, device: str | None, precision: str | None) -> None:
+        """Last session's choice; a device this machine lacks, or an unknown precision, stays auto."""
+        self._wanted = device or "auto"
+        index = self.precision.findData(precision or "auto")
+        self.precision.setCurrentIndex(max(index, 0))
+        if self._options[0] is not CHECKING:
+            self._fill_devices(self._wanted)
+
+    def chosen(self) -> tuple[str, str]:
+        """(device key, precision) to remember for the next session."""
+        return self._wanted, str(self.precision.currentData())
 
     def current(self) -> DeviceOption:
         index = self.device.currentIndex()
@@ -80,6 +94,8 @@ class DeviceChoice(QGroupBox):
     @Slot()
     def _on_choice_changed(self) -> None:
         option = self.current()
+        if option is not CHECKING:
+            self._wanted = option.key
         self.device.setToolTip(f"{option.label}: where to train; several GPUs train together under torchrun")
         auto = self.precision.findData("auto")
         known = option is not CHECKING

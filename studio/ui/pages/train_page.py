@@ -47,6 +47,7 @@ class TrainPage(QWidget):
         super().__init__(parent)
         self.form = HyperparameterForm(settings.hyperparameters)
         self.hardware = DeviceChoice()
+        self.hardware.restore(settings.device, settings.precision)
         self._tasks = tasks
         self.train_button = QPushButton("Train")
         self.train_button.setObjectName("trainButton")
