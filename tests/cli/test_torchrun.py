@@ -20,8 +20,8 @@ def test_two_ranks_train_one_model(small_csv, tiny_model_dir, tmp_path, studio_h
             torchrun,
             "--nproc_per_node",
             "2",
-            "--master_port",
-            "29517",
+            # A free port of its own (a fixed one clashed with a leftover run holding it: EADDRINUSE).
+            "--standalone",
             "-m",
             "studio",
             "train",
