@@ -27,29 +27,34 @@ def studio_home(tmp_path_factory, monkeypatch):
     return home
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    """A 2-layer BERT with hidden size 32 and the built-in model's tokenizer, saved as safetensors."""
+def make_tiny_model(folder: Path, labels: list[str] | None = None, layers: int = 2) -> Path:
+    """A BERT with hidden size 32 and the built-in model's tokenizer, saved as safetensors (labels named if given)."""
+    import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     from studio.core.modeling import builtin_model_path
 
-    folder = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(builtin_model_path())
+    named = {"id2label": dict(enumerate(labels)), "label2id": {n: i for i, n in enumerate(labels)}} if labels else {}
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
         hidden_size=32,
-        num_hidden_layers=2,
+        num_hidden_layers=layers,
         num_attention_heads=2,
         intermediate_size=37,
         max_position_embeddings=128,
+        **named,
     )
-    import torch
-
     torch.manual_seed(0)
     BertForSequenceClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A 2-layer BERT with hidden size 32 and the built-in model's tokenizer, saved as safetensors."""
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QLineEdit, QPushButton, QTableWidget
 
+from tests.conftest import make_tiny_model
 from tests.ui.conftest import find
 
 # Label names of the shared datasets (ag_news, trec, goemotions), and one too long for any column.
@@ -97,24 +98,7 @@ def test_an_export_to_a_typed_new_folder_runs_in_the_background_and_creates_it(q
 
 
 def test_six_labels_fit_the_probability_table_without_scrolling(qtbot, window, tmp_path):
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    from studio.core.modeling import builtin_model_path
-
-    folder = tmp_path / "trec-model"
-    tokenizer = AutoTokenizer.from_pretrained(builtin_model_path())
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=37,
-        max_position_embeddings=64,
-        id2label=dict(enumerate(TREC)),
-        label2id={name: i for i, name in enumerate(TREC)},
-    )
-    BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    folder = make_tiny_model(tmp_path / "trec-model", labels=TREC, layers=1)
 
     window.show_page("Inference")
     find(window, "inferenceModel", QComboBox).setEditText(str(folder))
