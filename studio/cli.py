@@ -51,9 +51,18 @@ def build_parser(config_cls: type[TrainConfig] = TrainConfig) -> argparse.Argume
     predict = commands.add_parser("predict", help="label texts or a CSV with an exported model")
     predict.add_argument("--model", metavar="DIR", required=True, help="exported model folder")
     predict.add_argument("--text", action="append", metavar="TEXT", help="a text to label (repeatable)")
+    predict.add_argument(
+        "--text-pair",
+        action="append",
+        metavar="TEXT",
+        help="the second text of a pair, for a model trained on pairs (one per --text, in the same order)",
+    )
     predict.add_argument("--input", metavar="CSV", help="CSV of texts to label")
     predict.add_argument("--output", metavar="CSV", help="CSV to write the predictions to")
     predict.add_argument("--text-column", metavar="NAME", help="text column of --input (default: inferred)")
+    predict.add_argument(
+        "--pair-column", metavar="NAME", help="second-text column of --input, for a model trained on pairs"
+    )
     predict.add_argument("--device", choices=DEVICES, default="auto")
 
     export = commands.add_parser("export", help="export a run's model to a folder")
@@ -160,12 +169,8 @@ def _train(args) -> int:
 
     if not is_main_process():
         return 0  # the other torchrun ranks stay quiet; rank 0 reports
-    m = result.metrics
     state = "stopped early; resume it with --resume" if result.stopped else "done"
-    print(
-        f"{state}: f1 {m['f1']:.4f}, accuracy {m['accuracy']:.4f}, loss {m['loss']:.4f}, "
-        f"{m['train_seconds']:.1f} s of training"
-    )
+    print(f"{state}: {summary_line(result.metrics)}, {result.metrics['train_seconds']:.1f} s of training")
     if result.export_error:
         print(f"error: {result.export_error}", file=sys.stderr)
         return 2
@@ -220,22 +225,39 @@ def _predict(args) -> int:
 
     predictor = Predictor(args.model, device=args.device)
     if args.text:
-        for text, pred in zip(args.text, predictor.predict(args.text), strict=False):
-            print(
-                json.dumps(
-                    {
-                        "text": text,
-                        "label": pred.label,
-                        "score": round(pred.score, 6),
-                        "probabilities": {k: round(v, 6) for k, v in pred.probabilities.items()},
-                    },
-                    ensure_ascii=False,
-                )
+        if args.text_pair is not None and len(args.text_pair) != len(args.text):
+            raise StudioError(
+                f"Give one --text-pair for each --text ({len(args.text)} texts, {len(args.text_pair)} pairs)."
             )
+        for text, pred in zip(args.text, predictor.predict(args.text, args.text_pair), strict=False):
+            print(json.dumps({"text": text, **prediction_fields(pred)}, ensure_ascii=False))
         return 0
-    rows = predictor.predict_csv(args.input, args.output, text_column=args.text_column)
+    rows = predictor.predict_csv(args.input, args.output, text_column=args.text_column, pair_column=args.pair_column)
     print(f"wrote {rows} predictions to {args.output}")
     return 0
+
+
+def prediction_fields(pred) -> dict:
+    """A prediction as JSON fields: the label and score, and what the task adds (labels, value, entities)."""
+    fields_: dict = {"label": pred.label, "score": round(pred.score, 6)}
+    if pred.probabilities:
+        fields_["probabilities"] = {k: round(v, 6) for k, v in pred.probabilities.items()}
+    if pred.chosen:
+        fields_["labels"] = list(pred.chosen)
+    if pred.value is not None:
+        fields_["value"] = pred.value
+    if pred.entities:
+        fields_["entities"] = list(pred.entities)
+    return fields_
+
+
+def summary_line(metrics: dict) -> str:
+    """The task's figures, headline first: `f1 0.9123, accuracy 0.9500, loss 0.2100`."""
+    from studio.core.tasks import get_task
+
+    task = get_task(str(metrics.get("task", "single")))
+    keys = dict.fromkeys([task.main_metric, *task.shown_scalars, "loss"])
+    return ", ".join(f"{k} {metrics[k]:.4f}" for k in keys if isinstance(metrics.get(k), (int, float)))
 
 
 def _export(args) -> int:
@@ -252,7 +274,7 @@ def _runs(args) -> int:
     from studio.core.runs import list_runs
 
     for run in list_runs():
-        f1 = f"f1 {run.metrics['f1']:.4f}" if run.metrics else ""
+        f1 = summary_line(run.metrics) if run.metrics else ""
         resumable = "resumable" if run.resumable else ""
         print("\t".join(x for x in (run.status, f1, resumable, str(run.path)) if x))
     return 0

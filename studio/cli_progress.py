@@ -63,10 +63,12 @@ class TerminalReporter:
         self.loss = event.loss
 
     def _on_evaluated(self, event: ev.Evaluated) -> None:
-        self._line(
-            f"step {event.step} (epoch {event.epoch:.2f}): validation loss {event.loss:.4f}, "
-            f"f1 {event.f1:.4f}, accuracy {event.accuracy:.4f}"
-        )
+        from studio.core.tasks import get_task
+
+        task = get_task(event.task)
+        keys = dict.fromkeys([task.main_metric, *task.shown_scalars])
+        figures = ", ".join(f"{k} {event.scores[k]:.4f}" for k in keys if k in event.scores)
+        self._line(f"step {event.step} (epoch {event.epoch:.2f}): validation loss {event.loss:.4f}, {figures}")
 
     def _on_failed(self, event: ev.Failed) -> None:
         self.close()

@@ -16,8 +16,22 @@ class StudioCallback(TrainerCallback):
     # Progress is throttled at the source: the UI needs a few updates a second, not one per step.
     PROGRESS_INTERVAL_S = 0.25
 
-    def __init__(self, emit: Reporter, stop: StopToken | None, metrics_computer, labels, checkpoint_seconds: float):
+    # Report entries too big to send with every evaluation; the final metrics keep them.
+    BULKY = ("scatter", "worst")
+
+    def __init__(
+        self,
+        emit: Reporter,
+        stop: StopToken | None,
+        metrics_computer,
+        labels,
+        checkpoint_seconds: float,
+        task: str = "single",
+        main_metric: str = "f1",
+    ):
         self.emit = emit
+        self.task = task
+        self.main_metric = main_metric
         self.stop = stop
         self.metrics_computer = metrics_computer
         self.labels = tuple(labels)
@@ -94,18 +108,27 @@ class StudioCallback(TrainerCallback):
             return
         metrics = metrics or {}
         report = self.metrics_computer.last_report or {}
+        # The Trainer prefixes every scalar with eval_; its own runtime figures are not the task's.
+        scores = {
+            k[len("eval_") :]: float(v)
+            for k, v in metrics.items()
+            if k.startswith("eval_") and isinstance(v, (int, float)) and not k.endswith(("_runtime", "_per_second"))
+        }
+        # The task's own loss over the gathered predictions: the Trainer's eval_loss is off under torchrun.
+        loss = scores.pop("loss", math.nan)
+        loss = report.get("loss", loss)
+        scores.pop("selection_score", None)
+        scores.pop("epoch", None)
         self.emit(
             Evaluated(
                 step=state.global_step,
                 epoch=float(state.epoch or 0),
-                loss=float(metrics.get("eval_cross_entropy", metrics.get("eval_loss", math.nan))),
-                accuracy=float(metrics.get("eval_accuracy", math.nan)),
-                f1=float(metrics.get("eval_f1", math.nan)),
-                precision=float(metrics.get("eval_precision", math.nan)),
-                recall=float(metrics.get("eval_recall", math.nan)),
+                loss=float(loss),
+                task=self.task,
+                main=float(scores.get(self.main_metric, math.nan)),
+                scores=scores,
                 labels=self.labels,
-                per_class=report.get("per_class", {}),
-                confusion=tuple(tuple(row) for row in report.get("confusion", ())),
+                report={k: v for k, v in report.items() if k not in self.BULKY},
             )
         )
 

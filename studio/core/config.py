@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.errors import ConfigError
+from studio.core.tasks import TASK_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,28 @@ class TrainConfig:
         None, "--text-column", "column holding the text (default: inferred)", metavar="NAME"
     )
     label_column: str | None = setting(
-        None, "--label-column", "column holding the label (default: inferred)", metavar="NAME"
+        None,
+        "--label-column",
+        "column holding the label, or the tags for token classification (default: inferred)",
+        metavar="NAME",
     )
-    learning_rate: float = setting(5e-5, "--lr", "learning rate")
+    task: str | None = setting(
+        None,
+        "--task",
+        "what to learn: single (one class per text), multi (several labels per text), regression (a number), "
+        "pair (one class per pair of texts), token (a tag per word: NER) (default: detected from the file)",
+        choices=TASK_NAMES,
+    )
+    pair_column: str | None = setting(
+        None,
+        "--pair-column",
+        "column holding the second text of a pair (default: one named text_pair, sentence2, hypothesis... "
+        "when the task takes pairs)",
+        metavar="NAME",
+    )
+    learning_rate: float | None = setting(
+        None, "--lr", "learning rate (default: the task's own: 5e-5 for single-label, pair)", metavar="LR"
+    )
     epochs: float = setting(3.0, "--epochs", "passes over the training data; a fraction trains part of the last one")
     batch_size: int = setting(32, "--batch-size", "texts per batch")
     max_length: int = setting(128, "--max-length", "maximum tokens per text; longer texts are cut")
@@ -100,7 +120,7 @@ class TrainConfig:
         )
         need(
             "learning_rate",
-            _finite(self.learning_rate) and 0 < self.learning_rate < 1,
+            self.learning_rate is None or (_finite(self.learning_rate) and 0 < self.learning_rate < 1),
             f"The learning rate must be above 0 and below 1 (got {self.learning_rate}); 2e-5 to 1e-4 is usual.",
         )
         need(
@@ -158,11 +178,16 @@ class TrainConfig:
             _finite(self.checkpoint_minutes) and self.checkpoint_minutes > 0,
             f"Minutes between checkpoints must be above 0 (got {self.checkpoint_minutes}).",
         )
+        types = field_types(type(self))
         for f in fields(self):
             choices = f.metadata.get("choices")
             if choices:
                 value = getattr(self, f.name)
-                need(f.name, value in choices, f"The {f.name} must be one of {', '.join(choices)} (got {value!r}).")
+                need(
+                    f.name,
+                    value in choices or (value is None and types[f.name][1]),
+                    f"The {f.name} must be one of {', '.join(choices)} (got {value!r}).",
+                )
         # In field order, so that the first problem is the first setting on the form and in the file.
         return {f.name: found[f.name] for f in fields(self) if f.name in found}
 
@@ -172,6 +197,15 @@ class TrainConfig:
         if problems:
             raise ConfigError(next(iter(problems.values())))
         return self
+
+    @property
+    def effective_learning_rate(self) -> float:
+        """The learning rate the run uses: the one set, else the task's default (single-label's when undecided)."""
+        if self.learning_rate is not None:
+            return float(self.learning_rate)
+        from studio.core.tasks import get_task
+
+        return get_task(self.task or "single").default_learning_rate
 
     def with_changes(self, **changes) -> TrainConfig:
         return replace(self, **changes)

@@ -1,4 +1,7 @@
-"""From CSV files to labelled examples: column inference, label maps, the validation split."""
+"""From CSV files to labelled examples: column inference, the rows every task shares, the validation split.
+
+The task (studio.core.tasks) decides what a label is; this module reads tables, finds columns and splits.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,12 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from studio.core.csvio import Table, read_table
 from studio.core.errors import DataError
+from studio.core.tasks.base import Columns, Examples, SplitSettings
 
 log = logging.getLogger(__name__)
 
@@ -59,41 +63,16 @@ MIN_ROWS_TO_SPLIT = 5
 MAX_VALIDATION_ROWS = 5_000
 
 
-@dataclass(frozen=True)
-class Columns:
-    """Which column holds the text and which the label."""
+def infer_columns(
+    table: Table, text: str | None = None, label: str | None = None, exclude: tuple[str, ...] = ()
+) -> Columns:
+    """Pick the text and label columns by name, else by shape: long varied text, few repeated labels.
 
-    text: str
-    label: str
-
-
-@dataclass(frozen=True)
-class Examples:
-    """Texts and label ids ready to tokenize, with the label names in id order."""
-
-    train_texts: list[str]
-    train_labels: list[int]
-    validation_texts: list[str]
-    validation_labels: list[int]
-    labels: tuple[str, ...]
-    columns: Columns
-    split_from_train: bool
-    warnings: tuple[str, ...] = field(default=())
-
-    @property
-    def label2id(self) -> dict[str, int]:
-        return {name: i for i, name in enumerate(self.labels)}
-
-
-def infer_columns(table: Table, text: str | None = None, label: str | None = None) -> Columns:
-    """Pick the text and label columns by name, else by shape: long varied text, few repeated labels."""
-    for name, kind in ((text, "text"), (label, "label")):
-        if name is not None and name not in table.columns:
-            raise DataError(
-                f"{table.path.name} has no column named {name!r}; its columns are "
-                f"{', '.join(repr(c) for c in table.columns)}. Choose the {kind} column from those."
-            )
-    lowered = {c.lower(): c for c in table.columns}
+    Columns in `exclude` (a chosen second-text column) are never picked.
+    """
+    check_column(table, text, "text")
+    check_column(table, label, "label")
+    lowered = {c.lower(): c for c in table.columns if c not in exclude}
     sample = table.rows[:2000]
     stats = {c: _column_stats(sample, i) for i, c in enumerate(table.columns)}
     if label is None:
@@ -101,7 +80,7 @@ def infer_columns(table: Table, text: str | None = None, label: str | None = Non
         if named:
             label = named[0]
         else:
-            candidates = [c for c in table.columns if c != text]
+            candidates = [c for c in table.columns if c != text and c not in exclude]
             # Few distinct values relative to the rows, and short: that is what a label looks like.
             label = min(candidates, key=lambda c: (stats[c][0], stats[c][1]))
     if text is None:
@@ -109,7 +88,7 @@ def infer_columns(table: Table, text: str | None = None, label: str | None = Non
         if named:
             text = named[0]
         else:
-            candidates = [c for c in table.columns if c != label]
+            candidates = [c for c in table.columns if c != label and c not in exclude]
             text = max(candidates, key=lambda c: (stats[c][1], stats[c][0]))
     if text == label:
         raise DataError(f"The text and the label cannot both be the column {text!r}; choose two different columns.")
@@ -140,17 +119,147 @@ def label_distribution(table: Table, label_column: str) -> list[tuple[str, int]]
     return [(name, counts[name]) for name in label_order(counts)]
 
 
-def _pairs(table: Table, columns: Columns) -> tuple[list[str], list[str], int]:
+PAIR_NAMES = (
+    "text_pair",
+    "text2",
+    "sentence2",
+    "hypothesis",
+    "question2",
+    "premise2",
+    "answer",
+    "response",
+    "passage",
+    "context",
+    "second_text",
+)
+
+
+def find_pair_column(table: Table, text: str, label: str | None = None) -> str | None:
+    """The column that holds the second text of a pair, found by name (text_pair, sentence2, hypothesis...)."""
+    lowered = {c.lower(): c for c in table.columns if c not in (text, label)}
+    for name in PAIR_NAMES:
+        if name in lowered:
+            return lowered[name]
+    return None
+
+
+def check_column(table: Table, name: str | None, kind: str) -> None:
+    """DataError when a column chosen by name is not in the table."""
+    if name is not None and name not in table.columns:
+        raise DataError(
+            f"{table.path.name} has no column named {name!r}; its columns are "
+            f"{', '.join(repr(c) for c in table.columns)}. Choose the {kind} column from those."
+        )
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A table's usable rows: texts, second texts (when there is a pair column), raw label cells, their lines."""
+
+    texts: list[str]
+    pairs: list[str] | None
+    labels: list[str]
+    lines: list[int]
+    warnings: tuple[str, ...]
+
+
+def text_rows(table: Table, columns: Columns) -> Rows:
+    """The rows with a text, a label and (with a pair column) a second text; the others counted in a warning.
+
+    `lines` are 1-based line numbers as a spreadsheet shows them (the header is line 1), for error sentences.
+    """
+    name = table.path.name
     ti, li = table.columns.index(columns.text), table.columns.index(columns.label)
-    texts, labels, dropped = [], [], 0
-    for row in table.rows:
+    pi = table.columns.index(columns.pair) if columns.pair else None
+    texts: list[str] = []
+    pairs: list[str] | None = [] if pi is not None else None
+    labels: list[str] = []
+    lines: list[int] = []
+    blank = no_pair = 0
+    for number, row in enumerate(table.rows, start=2):
         text, label = row[ti], row[li].strip()
         if not text.strip() or not label:
-            dropped += 1
+            blank += 1
             continue
+        if pi is not None:
+            second = row[pi]
+            if not second.strip():
+                no_pair += 1
+                continue
+            pairs.append(second)  # type: ignore[union-attr]
         texts.append(text)
         labels.append(label)
-    return texts, labels, dropped
+        lines.append(number)
+    warnings = []
+    if blank:
+        warnings.append(f"{blank} of {len(table.rows)} rows of {name} have no text or no label and were left out.")
+    if no_pair:
+        warnings.append(
+            f"{no_pair} of {len(table.rows)} rows of {name} have no second text in {columns.pair!r} and were left out."
+        )
+    if not texts:
+        raise DataError(
+            f"Every row of {name} has an empty {columns.text!r} or {columns.label!r}"
+            f"{f' or {columns.pair!r}' if columns.pair else ''}; check that these are the right columns."
+        )
+    return Rows(texts, pairs, labels, lines, tuple(warnings))
+
+
+def validation_count(rows: int, name: str, split: SplitSettings) -> tuple[int, str | None]:
+    """How many rows to hold out for validation, and a warning when the cap cut the share."""
+    if rows < MIN_ROWS_TO_SPLIT:
+        raise DataError(
+            f"{name} has only {rows} usable rows; at least {MIN_ROWS_TO_SPLIT} are needed to hold some back "
+            "for validation (or give a validation file)."
+        )
+    wanted = max(1, math.ceil(split.share * rows))
+    if wanted > split.max_rows:
+        return split.max_rows, (
+            f"Validation holds {split.max_rows:,} rows of {name}, not {split.share:.0%} "
+            f"({wanted:,}): a larger held-out part would be evaluated at every evaluation for little gain. "
+            "Give a validation file to validate on more rows."
+        )
+    return wanted, None
+
+
+def split_indices(rows: int, n_validation: int, seed: int, stratify: list | None = None) -> tuple[list[int], list[int]]:
+    """(train, validation) row indices; stratified by `stratify` when every class has two rows or more."""
+    from sklearn.model_selection import train_test_split
+
+    if stratify is not None:
+        counts = Counter(stratify)
+        if min(counts.values()) < 2 or n_validation < len(counts) or rows - n_validation < len(counts):
+            stratify = None
+    train, validation = train_test_split(
+        list(range(rows)), test_size=n_validation, random_state=seed, stratify=stratify
+    )
+    return list(train), list(validation)
+
+
+def take(values: list | None, indices: list[int]) -> list | None:
+    return None if values is None else [values[i] for i in indices]
+
+
+def take_rows(rows: Rows, indices: list[int]) -> Rows:
+    """The rows at these indices (warnings stay with the whole)."""
+    return Rows(
+        [rows.texts[i] for i in indices],
+        None if rows.pairs is None else [rows.pairs[i] for i in indices],
+        [rows.labels[i] for i in indices],
+        [rows.lines[i] for i in indices],
+        (),
+    )
+
+
+def require_columns(validation: Table, train_name: str, columns: Columns) -> None:
+    """DataError when the validation file lacks one of the training file's columns."""
+    wanted = [c for c in (columns.text, columns.label, columns.pair) if c]
+    missing = [c for c in wanted if c not in validation.columns]
+    if missing:
+        raise DataError(
+            f"The validation file {validation.path.name} has no column {missing[0]!r} (its columns are "
+            f"{', '.join(repr(c) for c in validation.columns)}); it needs the same columns as {train_name}."
+        )
 
 
 def load_examples(
@@ -161,99 +270,25 @@ def load_examples(
     validation_share: float = 0.1,
     seed: int = 42,
     max_validation_rows: int = MAX_VALIDATION_ROWS,
+    task: str | None = None,
+    pair_column: str | None = None,
 ) -> Examples:
-    """Read the training (and validation) CSV and return checked, labelled examples.
+    """Read the training (and validation) file and return checked, labelled examples for the task.
 
-    Without a validation file, `validation_share` of the rows are held out, at most `max_validation_rows`.
+    Without `task`, the task is detected from the training file (see studio.core.tasks.detect_task). Without a
+    validation file, `validation_share` of the rows are held out, at most `max_validation_rows`.
     """
+    from studio.core.tasks import detect_task, get_task
+
     table = read_table(train_csv)
-    columns = infer_columns(table, text_column, label_column)
-    name = table.path.name
-    warnings: list[str] = []
-    texts, labels, dropped = _pairs(table, columns)
-    if not texts:
-        raise DataError(
-            f"Every row of {name} has an empty {columns.text!r} or {columns.label!r}; "
-            "check that these are the right text and label columns."
-        )
-    if dropped:
-        warnings.append(f"{dropped} of {len(table.rows)} rows of {name} have no text or no label and were left out.")
-    names = label_order(labels)
-    _check_labels(name, columns.label, labels, names)
-
-    if validation_csv:
-        vtable = read_table(validation_csv)
-        vname = vtable.path.name
-        missing = [c for c in (columns.text, columns.label) if c not in vtable.columns]
-        if missing:
-            raise DataError(
-                f"The validation file {vname} has no column {missing[0]!r} (its columns are "
-                f"{', '.join(repr(c) for c in vtable.columns)}); it needs the same columns as {name}."
-            )
-        vtexts, vlabels, vdropped = _pairs(vtable, columns)
-        if vdropped:
-            warnings.append(
-                f"{vdropped} of {len(vtable.rows)} rows of {vname} have no text or no label and were left out."
-            )
-        if not vtexts:
-            raise DataError(f"The validation file {vname} has no row with both a text and a label.")
-        unknown = sorted(set(vlabels) - set(names))
-        if unknown:
-            shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-            raise DataError(
-                f"The validation file {vname} has labels that the training data lacks ({shown}); "
-                f"add training rows for them or remove them from {vname}."
-            )
-        if len(texts) < 2:
-            raise DataError(f"{name} has only {len(texts)} usable row; add more rows to train on.")
-        split = False
-    else:
-        wanted = max(1, math.ceil(validation_share * len(texts)))
-        if wanted > max_validation_rows:
-            warnings.append(
-                f"Validation holds {max_validation_rows:,} rows of {name}, not {validation_share:.0%} "
-                f"({wanted:,}): a larger held-out part would be evaluated at every evaluation for little gain. "
-                "Give a validation file to validate on more rows."
-            )
-        n_validation = min(wanted, max_validation_rows)
-        texts, labels, vtexts, vlabels = _split(name, texts, labels, n_validation, seed)
-        split = True
-    label2id = {n: i for i, n in enumerate(names)}
-    return Examples(
-        train_texts=texts,
-        train_labels=[label2id[v] for v in labels],
-        validation_texts=vtexts,
-        validation_labels=[label2id[v] for v in vlabels],
-        labels=names,
-        columns=columns,
-        split_from_train=split,
-        warnings=tuple(warnings),
-    )
-
-
-def _check_labels(name: str, column: str, labels: list[str], names: tuple[str, ...]) -> None:
-    if len(names) < 2:
-        raise DataError(
-            f"Every row of {name} has the same label ({names[0]!r}); a classifier needs at least two classes."
-        )
-    if len(labels) >= 4 and len(names) > 0.5 * len(labels):
-        raise DataError(
-            f"The column {column!r} of {name} has {len(names)} different values in {len(labels)} rows, so it is "
-            "not a label column (a label repeats across rows); choose the column that holds the classes."
-        )
-
-
-def _split(name, texts, labels, n_validation, seed):
-    from sklearn.model_selection import train_test_split
-
-    if len(texts) < MIN_ROWS_TO_SPLIT:
-        raise DataError(
-            f"{name} has only {len(texts)} usable rows; at least {MIN_ROWS_TO_SPLIT} are needed to hold some back "
-            "for validation (or give a validation file)."
-        )
-    counts = Counter(labels)
-    stratify = labels if min(counts.values()) >= 2 and n_validation >= len(counts) else None
-    train_t, val_t, train_l, val_l = train_test_split(
-        texts, labels, test_size=n_validation, random_state=seed, stratify=stratify
-    )
-    return list(train_t), list(train_l), list(val_t), list(val_l)
+    if task is None:
+        detection = detect_task(table, text_column, label_column, pair_column)
+        log.info("Task %s: %s", detection.task, detection.reason)
+        task = detection.task
+    chosen = get_task(task)
+    columns = chosen.columns(table, text_column, label_column, pair_column)
+    validation = read_table(validation_csv) if validation_csv else None
+    if validation is not None:
+        require_columns(validation, table.path.name, columns)
+    split = SplitSettings(share=validation_share, seed=seed, max_rows=max_validation_rows)
+    return chosen.load(table, validation, columns, split)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -79,6 +80,7 @@ class RunStarted(Event):
     trainable_parameters: int
     total_parameters: int
     resumed_from_step: int = 0
+    task: str = "single"
 
 
 @dataclass(frozen=True)
@@ -100,16 +102,44 @@ class LossLogged(Event):
 
 @dataclass(frozen=True)
 class Evaluated(Event):
+    """One evaluation on the validation data: the task's main figure, its scalars and its report.
+
+    `scores` holds the task's scalars (single: accuracy, precision, recall, f1; regression: pearson...), `main` the
+    one the best checkpoint is chosen on, `report` the per-label tables and the confusion matrix.
+    """
+
     step: int
     epoch: float
     loss: float
-    accuracy: float
-    f1: float
-    precision: float
-    recall: float
+    task: str = "single"
+    main: float = math.nan
+    scores: dict = field(default_factory=dict)
     labels: tuple[str, ...] = ()
-    per_class: dict = field(default_factory=dict)
-    confusion: tuple[tuple[int, ...], ...] = ()
+    report: dict = field(default_factory=dict)
+
+    @property
+    def f1(self) -> float:
+        return float(self.scores.get("f1", math.nan))
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.scores.get("accuracy", math.nan))
+
+    @property
+    def precision(self) -> float:
+        return float(self.scores.get("precision", math.nan))
+
+    @property
+    def recall(self) -> float:
+        return float(self.scores.get("recall", math.nan))
+
+    @property
+    def per_class(self) -> dict:
+        return self.report.get("per_class", {})
+
+    @property
+    def confusion(self) -> tuple[tuple[int, ...], ...]:
+        return tuple(tuple(row) for row in self.report.get("confusion", ()))
 
 
 @dataclass(frozen=True)

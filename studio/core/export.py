@@ -107,30 +107,41 @@ def model_card(card: dict, metrics: dict) -> str:
     base = card.get("base_model", "")
     labels = card.get("labels", [])
     hp = card.get("hyperparameters", {})
+    pipeline_task = card.get("pipeline_task", "text-classification")
+    kwargs = "".join(f", {k}={v!r}" for k, v in (card.get("pipeline_kwargs") or {}).items())
+    title = card.get("task_title", "Text classification")
     front = [
         "---",
         "library_name: transformers",
-        "pipeline_tag: text-classification",
+        f"pipeline_tag: {pipeline_task}",
         "tags:",
         "- fine-tuning-studio",
-        "- text-classification",
+        f"- {pipeline_task}",
     ]
     if card.get("base_model_is_hub"):
         front.append(f"base_model: {base}")
     front.append("---")
+    pair = card.get("pair_column")
+    columns = f"- Text column: `{card.get('text_column', '')}`"
+    if pair:
+        columns += f"; second text: `{pair}`"
+    columns += f"; label column: `{card.get('label_column', '')}`"
+    shown = ", ".join(f"`{label}`" for label in labels[:60]) + (
+        f" and {len(labels) - 60} more" if len(labels) > 60 else ""
+    )
     lines = [
         *front,
         "",
         f"# {card.get('name', 'Text classifier')}",
         "",
-        f"A text classifier fine-tuned from **{base}** with Fine-Tuning Studio.",
+        f"A {title.lower()} model fine-tuned from **{base}** with Fine-Tuning Studio.",
         "",
         "## Data",
         "",
         f"- Training file: `{card.get('train_file', '')}` ({card.get('train_rows', '?')} rows)",
         f"- Validation: {card.get('validation', '')} ({card.get('validation_rows', '?')} rows)",
-        f"- Text column: `{card.get('text_column', '')}`; label column: `{card.get('label_column', '')}`",
-        f"- Labels: {', '.join(f'`{label}`' for label in labels)}",
+        columns,
+        f"- Labels: {shown}",
         "",
         "## Training hyperparameters",
         "",
@@ -143,22 +154,22 @@ def model_card(card: dict, metrics: dict) -> str:
         "| metric | value |",
         "|---|---|",
         *[f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, float)],
+        *card.get("task_lines", []),
     ]
-    per_class = metrics.get("per_class") or {}
-    if per_class:
-        lines += ["", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-        lines += [
-            f"| {name} | {s['precision']:.4f} | {s['recall']:.4f} | {s['f1']:.4f} | {s['support']} |"
-            for name, s in per_class.items()
-        ]
+    example = "Your text here"
+    if pair:
+        example = '{"text": "The first text", "text_pair": "The second text"}'
+        call = f"print(model({example}))"
+    else:
+        call = f'print(model("{example}"))'
     lines += [
         "",
         "## Use",
         "",
         "```python",
         "from transformers import pipeline",
-        'classifier = pipeline("text-classification", model="path/to/this/folder")',
-        'print(classifier("Your text here"))',
+        f'model = pipeline("{pipeline_task}", model="path/to/this/folder"{kwargs})',
+        call,
         "```",
         "",
     ]

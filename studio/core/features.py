@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 
-from studio.core.data import Examples
 from studio.core.paths import cache_dir
+from studio.core.tasks.base import Examples
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +24,14 @@ def tokenizer_fingerprint(tokenizer) -> str:
     return h.hexdigest()[:16]
 
 
-def _content_key(texts: list[str], labels: list[int], tokenizer_key: str, max_length: int) -> str:
-    h = hashlib.sha256(f"{tokenizer_key}|{max_length}|v2".encode())
-    for text, label in zip(texts, labels, strict=False):
-        h.update(text.encode("utf-8", "surrogatepass"))
-        h.update(b"\x1f%d\x1e" % label)
+def content_key(columns: dict[str, list], *parts: object) -> str:
+    """A hash of every value of the columns and of `parts` (tokenizer, max length, encoding version)."""
+    h = hashlib.sha256("|".join(str(p) for p in parts).encode())
+    for name in sorted(columns):
+        h.update(f"\x1d{name}\x1d".encode())
+        for value in columns[name]:
+            h.update(repr(value).encode("utf-8", "surrogatepass"))
+            h.update(b"\x1e")
     return h.hexdigest()[:24]
 
 
@@ -50,42 +54,23 @@ def keeps_token_type_ids(tokenizer) -> bool:
     return any(probe.get("token_type_ids") or ())
 
 
-def tokenize(texts: list[str], labels: list[int], tokenizer, max_length: int, tokenizer_key: str | None = None):
-    """A datasets.Dataset of unpadded input ids and labels; reused from the cache if seen.
+def cached_map(columns: dict[str, list], encode: Callable, key: str, column_types: dict | None = None):
+    """A datasets.Dataset made by `encode` (an Arrow table of a batch -> an Arrow table) over `columns`, cached.
 
-    The attention mask is left to DataCollatorWithPadding, which builds it while padding each batch; storing
-    the all-ones mask of an unpadded row would only double what is written, read and collated.
+    The result is written once under the cache folder, named by `key` (see content_key), and read back the next
+    time: a second run on the same data and tokenizer skips the tokenizer entirely.
     """
     import pyarrow as pa
     from datasets import Dataset
 
-    key = _content_key(texts, labels, tokenizer_key or tokenizer_fingerprint(tokenizer), max_length)
     folder = cache_dir() / "tokenized"
     folder.mkdir(parents=True, exist_ok=True)
-    with_types = keeps_token_type_ids(tokenizer)
-    ids_type = pa.list_(pa.int32())
-
-    def encode(batch: pa.Table) -> pa.Table:
-        # Arrow in, Arrow out: the ids go straight into an Arrow list column, without datasets converting
-        # each batch's Python lists row by row (with the mask and token types: ~40 % on top of the tokenizer).
-        encoded = tokenizer(
-            [clip(t, max_length) for t in batch.column("text").to_pylist()],
-            truncation=True,
-            max_length=max_length,
-            return_attention_mask=False,
-            return_token_type_ids=with_types,
-        )
-        columns = {"input_ids": pa.array(encoded["input_ids"], type=ids_type), "labels": batch.column("labels")}
-        if with_types:
-            columns["token_type_ids"] = pa.array(encoded["token_type_ids"], type=ids_type)
-        return pa.table(columns)
-
-    raw = Dataset.from_dict({"text": texts, "labels": labels})
+    raw = Dataset(pa.table({n: pa.array(v, type=(column_types or {}).get(n)) for n, v in columns.items()}))
     dataset = raw.with_format("arrow").map(
         encode,
         batched=True,
         batch_size=1000,
-        remove_columns=["text", "labels"],
+        remove_columns=list(columns),
         cache_file_name=str(folder / f"{key}.arrow"),
         load_from_cache_file=True,
         # The content key already names this result; without it datasets pickles the tokenizer to hash it.
@@ -95,9 +80,83 @@ def tokenize(texts: list[str], labels: list[int], tokenizer, max_length: int, to
     return dataset.with_format(None)
 
 
-def tokenize_examples(examples: Examples, tokenizer, max_length: int):
-    """(train, validation) datasets for the Trainer."""
+def tokenize(
+    texts: list[str],
+    labels: list,
+    tokenizer,
+    max_length: int,
+    tokenizer_key: str | None = None,
+    pairs: list[str] | None = None,
+    label_type=None,
+):
+    """A datasets.Dataset of unpadded input ids and labels (and a second text's ids); reused from the cache if seen.
+
+    The attention mask is left to DataCollatorWithPadding, which builds it while padding each batch; storing
+    the all-ones mask of an unpadded row would only double what is written, read and collated. Pairs are
+    encoded together ([CLS] a [SEP] b [SEP]); truncation takes from the longer side first, keeping both.
+    """
+    import pyarrow as pa
+
+    label_type = label_type if label_type is not None else pa.int64()
+    columns: dict[str, list] = {"text": texts, "labels": labels}
+    if pairs is not None:
+        columns["pair"] = pairs
+    key = content_key(columns, tokenizer_key or tokenizer_fingerprint(tokenizer), max_length, str(label_type), "v3")
+    # A pair's token types tell the model which side a token is on; a single text's are only kept where they
+    # carry information (keeps_token_type_ids).
+    with_types = pairs is not None or keeps_token_type_ids(tokenizer)
+    ids_type = pa.list_(pa.int32())
+
+    def encode(batch: pa.Table) -> pa.Table:
+        # Arrow in, Arrow out: the ids go straight into an Arrow list column, without datasets converting
+        # each batch's Python lists row by row (with the mask and token types: ~40 % on top of the tokenizer).
+        first = [clip(t, max_length) for t in batch.column("text").to_pylist()]
+        second = [clip(t, max_length) for t in batch.column("pair").to_pylist()] if pairs is not None else None
+        texts = (first,) if second is None else (first, second)
+        encoded = tokenizer(
+            *texts,
+            truncation="longest_first" if second is not None else True,
+            max_length=max_length,
+            return_attention_mask=False,
+            return_token_type_ids=with_types,
+        )
+        out = {"input_ids": pa.array(encoded["input_ids"], type=ids_type), "labels": batch.column("labels")}
+        if with_types and "token_type_ids" in encoded:
+            out["token_type_ids"] = pa.array(encoded["token_type_ids"], type=ids_type)
+        return pa.table(out)
+
+    return cached_map(columns, encode, key, {"labels": label_type})
+
+
+def tokenize_sequences(examples: Examples, tokenizer, max_length: int, label_type=None):
+    """(train, validation) datasets for the Trainer, for any task whose rows are a text (or a pair) and a label."""
+    from studio.core.tasks import get_task
+
+    task = get_task(examples.task)
     fingerprint = tokenizer_fingerprint(tokenizer)
-    train = tokenize(examples.train_texts, examples.train_labels, tokenizer, max_length, fingerprint)
-    validation = tokenize(examples.validation_texts, examples.validation_labels, tokenizer, max_length, fingerprint)
+    train = tokenize(
+        examples.train_texts,
+        task.encode_labels(examples.train_labels, examples),
+        tokenizer,
+        max_length,
+        fingerprint,
+        examples.train_pairs,
+        label_type,
+    )
+    validation = tokenize(
+        examples.validation_texts,
+        task.encode_labels(examples.validation_labels, examples),
+        tokenizer,
+        max_length,
+        fingerprint,
+        examples.validation_pairs,
+        label_type,
+    )
     return train, validation
+
+
+def tokenize_examples(examples: Examples, tokenizer, max_length: int):
+    """(train, validation) datasets for the Trainer, as the examples' task encodes them."""
+    from studio.core.tasks import get_task
+
+    return get_task(examples.task).tokenize(examples, tokenizer, max_length)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from studio.core.errors import DataError, StudioError
+from studio.core.tasks.base import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -17,84 +17,128 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def escape_cell(value: str) -> str:
-    """Make a cell inert in Excel and LibreOffice by prefixing a quote to a formula-like start."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
+    """Make a cell inert in Excel and LibreOffice by prefixing a quote to a formula-like start.
+
+    A plain number (a negative regression value) is no formula and stays a number.
+    """
+    if not value.startswith(_FORMULA_START):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
 
 
-@dataclass(frozen=True)
-class Prediction:
-    """The predicted label, its probability, and every label's probability."""
+def task_of(config) -> str:
+    """The task a model folder was trained for: the studio's note in config.json, else its head's kind."""
+    noted = getattr(config, "studio_task", None)
+    if isinstance(noted, str) and noted:
+        return noted
+    architectures = " ".join(getattr(config, "architectures", None) or ())
+    if "TokenClassification" in architectures:
+        return "token"
+    problem = getattr(config, "problem_type", None)
+    if problem == "multi_label_classification":
+        return "multi"
+    if problem == "regression" or getattr(config, "num_labels", 2) == 1:
+        return "regression"
+    return "single"
 
-    label: str
-    score: float
-    probabilities: dict[str, float]
+
+class ModelRunner:
+    """A loaded model and tokenizer on a device: what a task's predict() runs texts through."""
+
+    def __init__(self, model, tokenizer, device, max_length: int):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.config = model.config
+        self.device = device
+        self.max_length = max_length
+
+    def sequence_logits(self, texts: list[str], pairs: list[str] | None = None, batch_size: int = 32):
+        """(rows, outputs) numpy logits in the order of the texts; batches are formed from texts of similar length."""
+        import numpy as np
+        import torch
+
+        from studio.core.features import clip
+
+        texts = [clip(t if isinstance(t, str) else str(t), self.max_length) for t in texts]
+        if pairs is not None:
+            pairs = [clip(t if isinstance(t, str) else str(t), self.max_length) for t in pairs]
+        # Batches of texts of similar length (characters stand in for tokens) carry little padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]) + (len(pairs[i]) if pairs else 0))
+        out = np.zeros((len(texts), self.config.num_labels), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            batch = self.tokenizer(
+                [texts[i] for i in chunk],
+                [pairs[i] for i in chunk] if pairs is not None else None,
+                truncation="longest_first" if pairs is not None else True,
+                max_length=self.max_length,
+                padding=True,
+                return_tensors="pt",
+            )
+            with torch.inference_mode():
+                logits = self.model(**{k: v.to(self.device) for k, v in batch.items()}).logits
+            out[chunk] = logits.float().cpu().numpy()
+        return out
 
 
 class Predictor:
-    """Labels texts with a model folder written by the studio's export (or any HF classifier folder)."""
+    """Predicts with a model folder written by the studio's export (or any HF classifier folder), for its task."""
 
     def __init__(
         self, folder: str | Path, device: str = "auto", allow_pickle: bool = False, max_length: int | None = None
     ):
         import torch
-        from transformers import AutoModelForSequenceClassification
+        from transformers import AutoConfig
 
         from studio.core.devices import choose_device
         from studio.core.modeling import ModelSource, check_folder, load_tokenizer, max_length_of
+        from studio.core.tasks import get_task
 
         path = Path(folder).expanduser()
         if not path.is_dir():
             raise StudioError(f"There is no model folder {path}; choose a folder that the studio exported.")
         check_folder(path, allow_pickle)
         source = ModelSource("folder", str(path), str(path))
-        self.tokenizer = load_tokenizer(source)
+        tokenizer = load_tokenizer(source)
         try:
-            self.model = AutoModelForSequenceClassification.from_pretrained(
-                path, use_safetensors=None if allow_pickle else True
-            )
+            config = AutoConfig.from_pretrained(path)
+            self.task = get_task(task_of(config))
+            model = self.task.model_class().from_pretrained(path, use_safetensors=None if allow_pickle else True)
+        except StudioError:
+            raise
         except Exception as exc:
             raise StudioError(
                 f"The weights in {path} cannot be loaded ({(str(exc).splitlines() or [type(exc).__name__])[0]}); "
                 "the files may be damaged: export the model again."
             ) from exc
-        self.device = torch.device(choose_device(device))
-        self.model.to(self.device).eval()
-        config = self.model.config
-        self.labels = [str(config.id2label.get(i, i)) for i in range(config.num_labels)]
-        self.max_length = max_length or min(512, max_length_of(config, self.tokenizer))
+        torch_device = torch.device(choose_device(device))
+        model.to(torch_device).eval()
+        self.runner = ModelRunner(
+            model, tokenizer, torch_device, max_length or min(512, max_length_of(model.config, tokenizer))
+        )
+        self.model, self.tokenizer, self.device = model, tokenizer, torch_device
+        self.max_length = self.runner.max_length
+        self.labels = [str(model.config.id2label.get(i, i)) for i in range(model.config.num_labels)]
+        self.pair_column: str | None = getattr(model.config, "studio_pair_column", None)
+        self.takes_pairs = bool(self.pair_column)
         self.folder = path
 
-    def predict(self, texts: list[str], batch_size: int = 32) -> list[Prediction]:
-        """Predictions in the order of the texts; batches are formed from texts of similar length."""
-        from studio.core.features import clip
-
-        texts = [clip(t if isinstance(t, str) else str(t), self.max_length) for t in texts]
-        # Batches of texts of similar length (characters stand in for tokens) carry little padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        probabilities: list = [None] * len(texts)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            batch = self.tokenizer(
-                [texts[i] for i in chunk],
-                truncation=True,
-                max_length=self.max_length,
-                padding=True,
-                return_tensors="pt",
+    def predict(self, texts: list[str], pairs: list[str] | None = None, batch_size: int = 32) -> list[Prediction]:
+        """Predictions in the order of the texts (with their second texts, for a model trained on pairs)."""
+        if self.takes_pairs and pairs is None:
+            raise DataError(
+                "This model was trained on pairs of texts; give each text its second text too "
+                "(--text-pair on the command line)."
             )
-            for i, p in zip(chunk, self._forward(batch), strict=False):
-                probabilities[i] = p
-        out = []
-        for p in probabilities:
-            best = max(range(len(p)), key=p.__getitem__)
-            out.append(Prediction(self.labels[best], p[best], dict(zip(self.labels, p, strict=False))))
-        return out
-
-    def _forward(self, batch) -> list[list[float]]:
-        import torch
-
-        with torch.inference_mode():
-            logits = self.model(**{k: v.to(self.device) for k, v in batch.items()}).logits
-            return torch.softmax(logits.float(), dim=-1).cpu().tolist()
+        if pairs is not None and len(pairs) != len(texts):
+            raise DataError(f"There are {len(texts)} texts but {len(pairs)} second texts; give one for each text.")
+        if not texts:
+            return []
+        return self.task.predict(self.runner, list(texts), None if pairs is None else list(pairs))
 
     def predict_csv(
         self,
@@ -104,8 +148,9 @@ class Predictor:
         progress=None,
         stop=None,
         chunk_size: int = 256,
+        pair_column: str | None = None,
     ) -> int:
-        """Write input rows plus predicted_label, score and one probability column per label; return rows."""
+        """Write the input rows plus the task's prediction columns; return the number of rows."""
         from studio.core.csvio import read_table
         from studio.core.data import TEXT_NAMES
 
@@ -116,17 +161,22 @@ class Predictor:
             text_column = (
                 named[0] if named else max(table.columns, key=lambda c: sum(len(v) for v in table.column(c)[:500]))
             )
-        if text_column not in table.columns:
-            raise DataError(
-                f"{table.path.name} has no column {text_column!r}; its columns are "
-                f"{', '.join(repr(c) for c in table.columns)}."
-            )
+        if self.takes_pairs and pair_column is None:
+            pair_column = self._pair_column_of(table, text_column)
+        for column in (text_column, pair_column):
+            if column is not None and column not in table.columns:
+                raise DataError(
+                    f"{table.path.name} has no column {column!r}; its columns are "
+                    f"{', '.join(repr(c) for c in table.columns)}."
+                )
         texts = table.column(text_column)
+        pairs = table.column(pair_column) if pair_column else None
         output = Path(output_csv).expanduser()
         if output.resolve() == table.path.resolve():
             raise DataError("The predictions would overwrite the input file; choose another output file.")
         tmp = output.with_name(f".{output.name}.partial")
-        header = [*table.columns, "predicted_label", "score", *[f"p({label})" for label in self.labels]]
+        config = self.model.config
+        header = [*table.columns, *self.task.csv_header(config)]
         try:
             with open(tmp, "w", encoding="utf-8", newline="") as handle:
                 writer = csv.writer(handle)
@@ -134,18 +184,13 @@ class Predictor:
                 for start in range(0, len(texts), chunk_size):
                     if stop is not None and stop.is_set():
                         raise StudioError("Prediction was stopped; no output file was written.")
-                    predictions = self.predict(texts[start : start + chunk_size])
-                    for row, pred in zip(table.rows[start : start + chunk_size], predictions, strict=False):
-                        writer.writerow(
-                            [escape_cell(c) for c in row]
-                            + [
-                                escape_cell(pred.label),
-                                f"{pred.score:.6f}",
-                                *[f"{pred.probabilities[label]:.6f}" for label in self.labels],
-                            ]
-                        )
+                    end = start + chunk_size
+                    predictions = self.predict(texts[start:end], pairs[start:end] if pairs is not None else None)
+                    for row, pred in zip(table.rows[start:end], predictions, strict=False):
+                        cells = [*row, *self.task.csv_cells(pred, config)]
+                        writer.writerow([escape_cell(c) for c in cells])
                     if progress is not None:
-                        progress(min(start + chunk_size, len(texts)), len(texts))
+                        progress(min(end, len(texts)), len(texts))
             os.replace(tmp, output)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
@@ -154,3 +199,16 @@ class Predictor:
             tmp.unlink(missing_ok=True)
             raise
         return len(texts)
+
+    def _pair_column_of(self, table, text_column: str) -> str:
+        from studio.core.data import find_pair_column
+
+        if self.pair_column in table.columns:
+            return self.pair_column  # type: ignore[return-value]
+        found = find_pair_column(table, text_column)
+        if found is None:
+            raise DataError(
+                f"This model reads pairs of texts, and {table.path.name} has no column for the second text "
+                f"(it was {self.pair_column!r} in training); choose the second-text column."
+            )
+        return found

@@ -1,4 +1,4 @@
-"""Classification metrics from scikit-learn: accuracy, macro precision/recall/F1, per class, confusion."""
+"""Classification figures shared by the tasks (scikit-learn): accuracy, macro P/R/F1, per class, confusion."""
 
 from __future__ import annotations
 
@@ -36,28 +36,3 @@ def cross_entropy(logits, y_true) -> float:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     return float(-log_probs[np.arange(len(y_true)), np.asarray(y_true)].mean())
-
-
-class MetricsComputer:
-    """The Trainer's compute_metrics: returns the scalars and keeps the full report of the last evaluation."""
-
-    SCALARS = ("accuracy", "precision", "recall", "f1")
-
-    def __init__(self, labels: tuple[str, ...]):
-        self.labels = labels
-        self.last_report: dict | None = None
-
-    def __call__(self, eval_prediction) -> dict:
-        logits, y_true = eval_prediction.predictions, eval_prediction.label_ids
-        if isinstance(logits, tuple):
-            logits = logits[0]
-        report = classification_report(self.labels, y_true, np.argmax(logits, axis=-1))
-        # Our own loss over the gathered logits: the Trainer's eval_loss is off under torchrun (x world size).
-        report["loss"] = cross_entropy(logits, y_true)
-        self.last_report = report
-        scalars = {k: report[k] for k in self.SCALARS}
-        scalars["cross_entropy"] = report["loss"]
-        # The best checkpoint is chosen by F1; equal F1s (common on small validation sets) go to the
-        # lower loss rather than to the earliest checkpoint. The loss term moves the score by < 1e-6.
-        scalars["selection_score"] = report["f1"] - 1e-7 * min(report["loss"], 10.0)
-        return scalars

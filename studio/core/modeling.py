@@ -242,19 +242,28 @@ def load_for_training(
     labels: tuple[str, ...],
     allow_pickle: bool = False,
     trust_remote_code: bool = False,
+    model_class=None,
+    head: dict | None = None,
 ):
-    """Load (model, tokenizer, source) with a fresh classification head for these labels."""
+    """Load (model, tokenizer, source) with a fresh head: `model_class` (an Auto class) configured by `head`.
+
+    Without them, a sequence classifier for `labels`; a task passes its own (tasks.Task.model_class/model_config).
+    """
     from transformers import AutoModelForSequenceClassification
 
     source = resolve_source(spec)
     load_config(source, trust_remote_code, allow_pickle)
     tokenizer = load_tokenizer(source, trust_remote_code)
+    if head is None:
+        head = {
+            "num_labels": len(labels),
+            "id2label": dict(enumerate(labels)),
+            "label2id": {name: i for i, name in enumerate(labels)},
+        }
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(
+        model = (model_class or AutoModelForSequenceClassification).from_pretrained(
             source.location,
-            num_labels=len(labels),
-            id2label=dict(enumerate(labels)),
-            label2id={name: i for i, name in enumerate(labels)},
+            **head,
             # A model fine-tuned on other labels has a head of another shape: start that head afresh.
             ignore_mismatched_sizes=True,
             use_safetensors=None if allow_pickle else True,

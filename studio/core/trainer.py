@@ -9,12 +9,13 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import Sampler
-from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainerState, TrainingArguments
+from transformers import Trainer, TrainerCallback, TrainerState, TrainingArguments
 from transformers.trainer_callback import PrinterCallback
 from transformers.trainer_pt_utils import get_length_grouped_indices
 
 from studio.core.config import TrainConfig
 from studio.core.devices import supports_tf32
+from studio.core.tasks.base import Examples, Task
 
 
 class SeededLengthGroupedSampler(Sampler):
@@ -73,6 +74,9 @@ def _lengths(dataset) -> list[int]:
 class StudioTrainer(Trainer):
     """Trainer whose batch order is reproducible across stop and resume."""
 
+    # A task whose metrics match predictions to the validation rows (NER's worst sentences) needs them in order.
+    keep_eval_order = False
+
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         if "input_ids" not in getattr(dataset, "column_names", ()):
@@ -81,7 +85,11 @@ class StudioTrainer(Trainer):
         return SeededLengthGroupedSampler(_lengths(dataset), batch, self.args.seed)
 
     def _get_eval_sampler(self, eval_dataset):
-        if self.args.world_size > 1 or "input_ids" not in getattr(eval_dataset, "column_names", ()):
+        if (
+            self.keep_eval_order
+            or self.args.world_size > 1
+            or "input_ids" not in getattr(eval_dataset, "column_names", ())
+        ):
             return super()._get_eval_sampler(eval_dataset)
         return _SortedSampler(_lengths(eval_dataset))
 
@@ -113,7 +121,7 @@ def training_arguments(config: TrainConfig, output_dir: Path, train_rows: int, d
     logging_steps = max(1, min(50, math.ceil(steps_per_epoch * config.epochs) // 200))
     return TrainingArguments(
         output_dir=str(output_dir),
-        learning_rate=config.learning_rate,
+        learning_rate=config.effective_learning_rate,
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=max(config.batch_size, 32),
@@ -157,9 +165,15 @@ def make_trainer(
     precision: str,
     compute_metrics,
     callbacks: list[TrainerCallback],
+    task: Task,
+    examples: Examples,
 ) -> StudioTrainer:
-    """The Trainer for this config, writing its checkpoints to output_dir."""
+    """The Trainer for this config and task, writing its checkpoints to output_dir."""
     args = training_arguments(config, output_dir, len(train_ds), device, precision)
+    # Tensor cores want lengths in multiples of 8; the CPU gains nothing from the extra padding.
+    pad_to = 8 if device == "cuda" else None
+    collator = task.collator(tokenizer, pad_to)
+    loss = task.loss(examples)
     # Batches of similar length waste little compute on padding (StudioTrainer's sampler).
     trainer = StudioTrainer(
         model=model,
@@ -167,11 +181,12 @@ def make_trainer(
         train_dataset=train_ds,
         eval_dataset=val_ds,
         processing_class=tokenizer,
-        # Tensor cores want lengths in multiples of 8; the CPU gains nothing from the extra padding.
-        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if device == "cuda" else None),
+        data_collator=collator,
         compute_metrics=compute_metrics,
+        compute_loss_func=loss,
         callbacks=callbacks,
     )
+    trainer.keep_eval_order = bool(getattr(task, "needs_eval_order", False))
     # With tqdm off, the Trainer prints every log dict to stdout; our events say the same, once.
     trainer.remove_callback(PrinterCallback)
     return trainer

@@ -18,9 +18,8 @@ from studio.core.events import Failed, Finished, Message, Reporter, RunCreated, 
 
 if TYPE_CHECKING:
     from studio.core.callback import StudioCallback
-    from studio.core.data import Examples
-    from studio.core.metrics import MetricsComputer
     from studio.core.modeling import ModelSource
+    from studio.core.tasks.base import Examples, Task, TaskMetrics
     from studio.core.trainer import TrainBegins
 
 log = logging.getLogger(__name__)
@@ -49,6 +48,13 @@ def run_training(config: TrainConfig, reporter: Reporter | None = None, stop: St
     config.validate()
     # Bad data is refused before a run folder exists, so a typo leaves nothing behind.
     examples = _load_examples(config)
+    # The run keeps what was detected (task, columns), so that resuming it reads the data the same way.
+    config = config.with_changes(
+        task=examples.task,
+        text_column=examples.columns.text,
+        label_column=examples.columns.label,
+        pair_column=examples.columns.pair,
+    )
     run_dir = runs.create_run_dir(config)
     return _run(config, run_dir, reporter, stop, resume=False, examples=examples)
 
@@ -120,6 +126,7 @@ class _Prepared:
 
     config: TrainConfig
     run_dir: Path
+    task: Task
     examples: Examples
     source: ModelSource
     tokenizer: Any
@@ -128,7 +135,7 @@ class _Prepared:
     device: str
     precision: str
     trainer: Any
-    computer: MetricsComputer
+    computer: TaskMetrics
     callback: StudioCallback
     begins: TrainBegins
     checkpoint: Path | None
@@ -145,15 +152,15 @@ def _prepare(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, examp
     """Read the data and the model, and build the Trainer; RunStarted follows once train() has counted the steps."""
     from studio.core.callback import StudioCallback
     from studio.core.devices import choose_device, choose_precision
-    from studio.core.features import tokenize_examples
-    from studio.core.metrics import MetricsComputer
+    from studio.core.tasks import get_task
     from studio.core.trainer import TrainBegins, make_trainer
 
     examples = _read_examples(config, emit, resume, examples)
+    task = get_task(examples.task)
     device = choose_device(config.device)
     precision = choose_precision(device, config.precision)
-    model, tokenizer, source, trainable, total = _load_model(config, examples, emit)
-    train_ds, val_ds = tokenize_examples(examples, tokenizer, config.max_length)
+    model, tokenizer, source, trainable, total = _load_model(config, task, examples, emit)
+    train_ds, val_ds = task.tokenize(examples, tokenizer, config.max_length)
 
     def started(state) -> None:
         emit(
@@ -168,11 +175,14 @@ def _prepare(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, examp
                 trainable_parameters=trainable,
                 total_parameters=total,
                 resumed_from_step=state.global_step,
+                task=task.name,
             )
         )
 
-    computer = MetricsComputer(examples.labels)
-    callback = StudioCallback(emit, stop, computer, examples.labels, config.checkpoint_minutes * 60)
+    computer = task.metrics(examples)
+    callback = StudioCallback(
+        emit, stop, computer, examples.labels, config.checkpoint_minutes * 60, task.name, task.main_metric
+    )
     begins = TrainBegins(started)
     trainer = make_trainer(
         config,
@@ -185,6 +195,8 @@ def _prepare(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, examp
         precision,
         computer,
         [begins, callback],
+        task,
+        examples,
     )
     checkpoint = runs.last_checkpoint(run_dir) if resume else None
     if checkpoint is not None:
@@ -194,6 +206,7 @@ def _prepare(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, examp
     return _Prepared(
         config=config,
         run_dir=run_dir,
+        task=task,
         examples=examples,
         source=source,
         tokenizer=tokenizer,
@@ -219,6 +232,8 @@ def _load_examples(config: TrainConfig) -> Examples:
         config.label_column,
         config.validation_share,
         config.seed,
+        task=config.task,
+        pair_column=config.pair_column,
     )
 
 
@@ -228,17 +243,25 @@ def _read_examples(config: TrainConfig, emit, resume: bool, examples: Examples |
         examples = _load_examples(config)
     for warning in examples.warnings:
         emit(Message(warning, level="warning"))
+    from studio.core.tasks import get_task
+
+    shown = ", ".join(examples.labels[:30]) + (
+        f" and {len(examples.labels) - 30} more" if len(examples.labels) > 30 else ""
+    )
+    columns = examples.columns
     emit(
         Message(
-            f"{len(examples.train_texts)} training and {len(examples.validation_texts)} validation rows"
+            f"{get_task(examples.task).title}: {len(examples.train_texts)} training and "
+            f"{len(examples.validation_texts)} validation rows"
             f"{' (held out from the training file)' if examples.split_from_train else ''}; "
-            f"labels: {', '.join(examples.labels)}"
+            f"text {columns.text!r}{f' with {columns.pair!r}' if columns.pair else ''}, "
+            f"labels from {columns.label!r}: {shown}"
         )
     )
     return examples
 
 
-def _load_model(config: TrainConfig, examples: Examples, emit):
+def _load_model(config: TrainConfig, task: Task, examples: Examples, emit):
     """(model, tokenizer, source, trainable parameters, all parameters), with the configured layers frozen."""
     from transformers import set_seed
 
@@ -248,7 +271,12 @@ def _load_model(config: TrainConfig, examples: Examples, emit):
     set_seed(config.seed)
     emit(Message(f"Loading the model {config.model}"))
     model, tokenizer, source = load_for_training(
-        config.model, examples.labels, config.allow_pickle, config.trust_remote_code
+        config.model,
+        examples.labels,
+        config.allow_pickle,
+        config.trust_remote_code,
+        model_class=task.model_class(),
+        head=task.model_config(examples),
     )
     limit = max_length_of(model.config, tokenizer)
     if config.max_length > limit:
@@ -280,7 +308,8 @@ def _finish(prepared: _Prepared, emit, train_seconds: float) -> TrainResult:
     if trainer.is_world_process_zero():
         from studio.core.export import export_folder, export_model
 
-        card = _card(config, prepared.source, prepared.examples, prepared.train_rows, prepared.validation_rows)
+        card = _card(config, prepared, metrics)
+        prepared.task.prepare_export(trainer.model, prepared.examples, prepared.computer.last_report or {})
         export_model(model_dir, trainer.model, prepared.tokenizer, card, metrics)
         if config.output_dir:
             try:
@@ -314,53 +343,55 @@ def _finish(prepared: _Prepared, emit, train_seconds: float) -> TrainResult:
 
 
 def _final_metrics(prepared: _Prepared, train_seconds: float) -> dict:
-    trainer, callback, config = prepared.trainer, prepared.callback, prepared.config
+    trainer, callback, config, task = prepared.trainer, prepared.callback, prepared.config, prepared.task
     # The best checkpoint is loaded at the end of training; evaluate it once more for the final report,
     # which the Finished event carries (not a point on the live curves).
     callback.report_evaluations = False
-    final = trainer.evaluate()
+    trainer.evaluate()
     report = prepared.computer.last_report or {}
     steps = trainer.state.global_step - prepared.begins.first_step
     samples = steps * config.batch_size * config.gradient_accumulation * max(1, trainer.args.world_size)
     return {
-        "f1": float(final["eval_f1"]),
-        "accuracy": float(final["eval_accuracy"]),
-        "precision": float(final["eval_precision"]),
-        "recall": float(final["eval_recall"]),
-        "loss": float(final["eval_cross_entropy"]),
+        "task": task.name,
+        **task.summary(report),
         "train_seconds": round(train_seconds, 2),
         "train_samples_per_second": round(samples / max(train_seconds, 1e-9), 2),
         "epochs_completed": round(float(trainer.state.epoch or 0), 4),
         "stopped_early": callback.stopped,
         "labels": list(prepared.examples.labels),
-        "per_class": report.get("per_class", {}),
-        "confusion": report.get("confusion", []),
         "device": prepared.device,
         "precision_mode": prepared.precision,
     }
 
 
-def _card(config: TrainConfig, source, examples, train_rows: int, validation_rows: int) -> dict:
+def _card(config: TrainConfig, prepared: _Prepared, metrics: dict) -> dict:
     from studio.core.data import MAX_VALIDATION_ROWS
 
+    source, examples, task = prepared.source, prepared.examples, prepared.task
     return {
-        "name": f"{Path(config.train_csv).stem} classifier",
+        "name": f"{Path(config.train_csv).stem} {task.title.lower()}",
+        "task": task.name,
+        "task_title": task.title,
+        "pipeline_task": task.pipeline_task,
+        "pipeline_kwargs": task.pipeline_kwargs,
+        "task_lines": task.card_lines(metrics),
         "base_model": source.display_name if source.kind != "folder" else Path(source.location).name,
         "base_model_is_hub": source.kind == "hub",
         "train_file": Path(config.train_csv).name,
-        "train_rows": train_rows,
+        "train_rows": prepared.train_rows,
         "validation": (
             f"`{Path(config.validation_csv).name}`"
             if config.validation_csv
             else f"{config.validation_share:.0%} of the training file (at most {MAX_VALIDATION_ROWS:,} rows), "
             f"stratified, seed {config.seed}"
         ),
-        "validation_rows": validation_rows,
+        "validation_rows": prepared.validation_rows,
         "text_column": examples.columns.text,
+        "pair_column": examples.columns.pair,
         "label_column": examples.columns.label,
         "labels": list(examples.labels),
         "hyperparameters": {
-            "learning rate": config.learning_rate,
+            "learning rate": config.effective_learning_rate,
             "epochs": config.epochs,
             "batch size": config.batch_size,
             "gradient accumulation": config.gradient_accumulation,

@@ -21,6 +21,8 @@ FLAGS = {
     "model": "--model",
     "text_column": "--text-column",
     "label_column": "--label-column",
+    "task": "--task",
+    "pair_column": "--pair-column",
     "learning_rate": "--lr",
     "epochs": "--epochs",
     "batch_size": "--batch-size",
@@ -164,7 +166,7 @@ def test_a_toml_config_then_a_runs_own_config_repeat_a_run_with_overrides(
 @pytest.mark.parametrize(
     "text, args, fragment",
     [
-        ('{"learning_rate": "fast"}', [], "the setting learning_rate must be a number (got 'fast')"),
+        ('{"weight_decay": "fast"}', [], "the setting weight_decay must be a number (got 'fast')"),
         ('{"epochs": null}', [], "the setting epochs must be a number (got None)"),
         ('{"warmup_ratio": 2}', [], "the warm-up share must be from 0 to below 1 (got 2)"),
         ("{not json", [], "is not valid JSON"),

@@ -88,7 +88,7 @@ def test_unknown_settings_are_ignored_with_a_log_line(tmp_path, caplog):
 @pytest.mark.parametrize(
     "name, text, fragment",
     [
-        ("wrong-type.json", '{"learning_rate": "fast"}', "the setting learning_rate must be a number (got 'fast')"),
+        ("wrong-type.json", '{"weight_decay": "fast"}', "the setting weight_decay must be a number (got 'fast')"),
         ("null.json", '{"epochs": null}', "the setting epochs must be a number (got None)"),
         ("no-data.json", '{"train_csv": null}', "the setting train_csv must be text (got None)"),
         ("impossible.toml", "batch_size = 0", "the batch size must be a whole number of at least 1 (got 0)"),

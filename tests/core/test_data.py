@@ -7,12 +7,13 @@ import pytest
 from studio.core.csvio import read_table
 from studio.core.data import infer_columns, label_distribution, label_order, load_examples
 from studio.core.errors import DataError
+from studio.core.tasks.base import Columns
 from tests.conftest import write_csv
 
 
 def test_columns_inferred_by_name_and_by_shape(tmp_path):
     named = write_csv(tmp_path / "a.csv", [("1", "hello there", "pos")] * 3, header=("id", "review", "sentiment"))
-    assert infer_columns(read_table(named)).__dict__ == {"text": "review", "label": "sentiment"}
+    assert infer_columns(read_table(named)) == Columns(text="review", label="sentiment")
     rows = [(f"a fairly long sentence number {i} with words", ["x", "y"][i % 2]) for i in range(20)]
     shaped = write_csv(tmp_path / "b.csv", rows, header=("body_of_it", "kind_of_it"))
     cols = infer_columns(read_table(shaped))

@@ -58,4 +58,6 @@ def test_predict_csv_escapes_formulas_and_is_atomic(exported, tmp_path):
 
 
 def test_escape_cell():
-    assert [escape_cell(v) for v in ("=a", "+1", "-1", "@x", "ok", "")] == ["'=a", "'+1", "'-1", "'@x", "ok", ""]
+    cells = ("=a", "+1", "-1", "@x", "ok", "", "-1+1", "-2.5", "=1")
+    # A plain number (a negative regression value) stays a number; anything else formula-like is made inert.
+    assert [escape_cell(v) for v in cells] == ["'=a", "+1", "-1", "'@x", "ok", "", "'-1+1", "-2.5", "'=1"]
