@@ -1,13 +1,14 @@
-"""Static charts on pyqtgraph: the label distribution as bars and the confusion matrix as a heatmap."""
+"""Static charts on pyqtgraph: the label distribution and per-label scores as bars, the confusion matrix as a heatmap,
+and a regression's predictions against the true values."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QColor, QFont, QFontMetrics
 
-from studio.ui.plots import BLUE, configure_pyqtgraph
+from studio.ui.plots import BLUE, GREEN, GREY, ORANGE, configure_pyqtgraph
 
 MAX_BARS = 40  # more labels than this: show the most frequent ones and say so
 MAX_ANNOTATED = 25  # a bigger confusion matrix gets colours without numbers, which would not fit
@@ -26,28 +27,44 @@ def _still(plot: pg.PlotWidget) -> None:
 
 
 class LabelBars(pg.PlotWidget):
-    """How many rows each label has, as horizontal bars with the counts at their ends."""
+    """How many rows each label has (or any named counts: entity types, a histogram's bins), as horizontal bars
+    with the counts at their ends."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, title: str = "Rows per label", x_label: str = "rows"):
         configure_pyqtgraph()
         super().__init__(parent)
         self.setObjectName("labelDistribution")
-        self.setTitle("Rows per label", size="10pt")
+        self._title = title
+        self.setTitle(title, size="10pt")
         _still(self)
         self.getViewBox().invertY(True)
-        self.setLabel("bottom", "rows")
+        self.setLabel("bottom", x_label)
         self.getAxis("bottom").enableAutoSIPrefix(False)
-        self._items = []
+        self._items: list = []
 
-    def show_counts(self, pairs: list[tuple[str, int]]) -> None:
+    def title(self) -> str:
+        """The title shown above the bars."""
+        return str(self.getPlotItem().titleLabel.text)
+
+    def show_distribution(self, distribution) -> None:
+        """A task's Distribution: bars in its order (a histogram's bins stay in value order), its title."""
+        self._title = distribution.title
+        histogram = distribution.kind == "histogram"
+        self.setLabel("bottom", "rows")
+        self.show_counts(list(distribution.bars), keep_order=histogram, height=0.92 if histogram else 0.7)
+
+    def show_counts(self, pairs: list[tuple[str, int]], keep_order: bool = False, height: float = 0.7) -> None:
         for item in self._items:
             self.removeItem(item)
         self._items = []
-        shown = sorted(pairs, key=lambda p: -p[1])[:MAX_BARS] if len(pairs) > MAX_BARS else list(pairs)
+        shown = list(pairs)
+        if len(pairs) > MAX_BARS:
+            # A histogram's bins stay in value order (the first ones); labels, the most frequent.
+            shown = shown[:MAX_BARS] if keep_order else sorted(pairs, key=lambda p: -p[1])[:MAX_BARS]
         self.setTitle(
-            "Rows per label"
+            self._title
             if len(shown) == len(pairs)
-            else f"Rows per label (the {len(shown)} most frequent of {len(pairs)})",
+            else f"{self._title} (the {len(shown)} most frequent of {len(pairs)})",
             size="10pt",
         )
         # With nothing to show, no axes either: numbers without bars would look like data.
@@ -58,7 +75,7 @@ class LabelBars(pg.PlotWidget):
         counts = np.array([c for _, c in shown], dtype=float)
         ys = np.arange(len(shown), dtype=float)
         bars = pg.BarGraphItem(
-            x0=np.zeros(len(shown)), y=ys, width=counts, height=0.7, brush=pg.mkBrush(BLUE), pen=pg.mkPen(None)
+            x0=np.zeros(len(shown)), y=ys, width=counts, height=height, brush=pg.mkBrush(BLUE), pen=pg.mkPen(None)
         )
         self.addItem(bars)
         self._items.append(bars)
@@ -68,8 +85,98 @@ class LabelBars(pg.PlotWidget):
             self.addItem(text)
             self._items.append(text)
         self.getAxis("left").setTicks([[(float(i), _short(name)) for i, (name, _) in enumerate(shown)]])
-        self.setXRange(0, counts.max() * 1.18, padding=0)
+        self.setXRange(0, max(counts.max(), 1) * 1.18, padding=0)
         self.setYRange(-0.6, len(shown) - 0.4, padding=0)
+
+
+class ScoreBars(pg.PlotWidget):
+    """A score from 0 to 1 per name (each label's F1), as horizontal bars, highest first, the value at each end."""
+
+    def __init__(self, object_name: str, title: str, parent=None):
+        configure_pyqtgraph()
+        super().__init__(parent)
+        self.setObjectName(object_name)
+        self._title = title
+        self.setTitle(title, size="10pt")
+        _still(self)
+        self.getViewBox().invertY(True)
+        self.getAxis("bottom").enableAutoSIPrefix(False)
+        self._items: list = []
+
+    def show_scores(self, pairs: list[tuple[str, float]]) -> None:
+        for item in self._items:
+            self.removeItem(item)
+        self._items = []
+        finite = [(name, float(v)) for name, v in pairs if isinstance(v, (int, float)) and np.isfinite(v)]
+        shown = sorted(finite, key=lambda p: -p[1])[:MAX_BARS]
+        self.setTitle(
+            self._title if len(shown) == len(pairs) else f"{self._title} (the best {len(shown)} of {len(pairs)})",
+            size="10pt",
+        )
+        for axis in ("left", "bottom"):
+            self.getPlotItem().showAxis(axis, bool(shown))
+        if not shown:
+            return
+        scores = np.array([v for _, v in shown], dtype=float)
+        ys = np.arange(len(shown), dtype=float)
+        bars = pg.BarGraphItem(
+            x0=np.zeros(len(shown)), y=ys, width=scores, height=0.7, brush=pg.mkBrush(GREEN), pen=pg.mkPen(None)
+        )
+        self.addItem(bars)
+        self._items.append(bars)
+        for y, v in zip(ys, scores, strict=False):
+            text = pg.TextItem(f"{v:.2f}", color="#333333", anchor=(0, 0.5))
+            text.setPos(v, y)
+            self.addItem(text)
+            self._items.append(text)
+        self.getAxis("left").setTicks([[(float(i), _short(name)) for i, (name, _) in enumerate(shown)]])
+        self.setXRange(0, 1.15, padding=0)
+        self.setYRange(-0.6, len(shown) - 0.4, padding=0)
+
+
+class RegressionScatter(pg.PlotWidget):
+    """Each validation row's predicted value against its true one, with the line where they would be equal."""
+
+    def __init__(self, parent=None):
+        configure_pyqtgraph()
+        super().__init__(parent)
+        self.setObjectName("regressionScatter")
+        self.setTitle("Predicted against true values (validation rows)", size="10pt")
+        self.setMenuEnabled(False)
+        self.hideButtons()
+        self.setLabel("bottom", "true value")
+        self.setLabel("left", "predicted value")
+        self.showGrid(x=True, y=True, alpha=0.15)
+        for axis in ("left", "bottom"):
+            self.getAxis(axis).enableAutoSIPrefix(False)
+        # The line first, so that the points are drawn over it.
+        self.diagonal = pg.PlotDataItem([], [], pen=pg.mkPen(GREY, width=1.5, style=Qt.PenStyle.DashLine))
+        self.addItem(self.diagonal)
+        faint = QColor(BLUE)
+        faint.setAlpha(110)
+        self.points = pg.ScatterPlotItem(size=6, pen=pg.mkPen(None), brush=pg.mkBrush(faint))
+        self.addItem(self.points)
+
+    def show_points(self, true, predicted) -> None:
+        x = np.asarray(true, dtype=float)
+        y = np.asarray(predicted, dtype=float)
+        n = min(len(x), len(y))
+        x, y = x[:n], y[:n]
+        keep = np.isfinite(x) & np.isfinite(y)
+        x, y = x[keep], y[keep]
+        self.points.setData(x=x, y=y)
+        if not len(x):
+            self.diagonal.setData([], [])
+            self.setTitle("Predicted against true values (no validation rows)", size="10pt")
+            return
+        self.setTitle(f"Predicted against true values ({len(x):,} validation rows)", size="10pt")
+        low = float(min(x.min(), y.min()))
+        high = float(max(x.max(), y.max()))
+        margin = (high - low) * 0.04 or 1.0
+        low, high = low - margin, high + margin
+        self.diagonal.setData([low, high], [low, high])
+        self.setXRange(low, high, padding=0)
+        self.setYRange(low, high, padding=0)
 
 
 class ConfusionHeatmap(pg.PlotWidget):
@@ -143,3 +250,40 @@ class ConfusionHeatmap(pg.PlotWidget):
     @Slot(object)
     def _on_view_resized(self, view) -> None:
         self._set_ticks()
+
+
+class ErrorHistogram(pg.PlotWidget):
+    """How far the predictions fall from the true values: a histogram of predicted minus true."""
+
+    BINS = 30
+
+    def __init__(self, parent=None):
+        configure_pyqtgraph()
+        super().__init__(parent)
+        self.setObjectName("errorHistogram")
+        self.setTitle("Errors: predicted minus true", size="10pt")
+        _still(self)
+        self.setLabel("bottom", "predicted - true")
+        self.setLabel("left", "rows")
+        for axis in ("left", "bottom"):
+            self.getAxis(axis).enableAutoSIPrefix(False)
+        self.bars = pg.BarGraphItem(x=[], height=[], width=1, brush=pg.mkBrush(ORANGE), pen=pg.mkPen("w", width=0.5))
+        self.addItem(self.bars)
+        self.zero = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen(GREY, width=1.5, style=Qt.PenStyle.DashLine))
+        self.addItem(self.zero)
+
+    def show_errors(self, true, predicted) -> None:
+        x = np.asarray(true, dtype=float)
+        y = np.asarray(predicted, dtype=float)
+        n = min(len(x), len(y))
+        errors = y[:n] - x[:n]
+        errors = errors[np.isfinite(errors)]
+        if not len(errors):
+            self.bars.setOpts(x=[], height=[], width=1)
+            return
+        reach = float(np.abs(errors).max()) or 1.0
+        counts, edges = np.histogram(errors, bins=self.BINS, range=(-reach, reach))
+        width = edges[1] - edges[0]
+        self.bars.setOpts(x=(edges[:-1] + edges[1:]) / 2, height=counts, width=width)
+        self.setXRange(-reach * 1.05, reach * 1.05, padding=0)
+        self.setYRange(0, max(int(counts.max()), 1) * 1.08, padding=0)

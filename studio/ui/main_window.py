@@ -24,6 +24,7 @@ from studio.core import events as ev
 from studio.core.config import TrainConfig
 from studio.core.errors import StudioError
 from studio.core.paths import config_dir
+from studio.ui.collector import GuiThreadCollector
 from studio.ui.pages.model_page import ModelPage
 from studio.ui.settings import load_settings, save_settings
 from studio.ui.settings_files import SettingsFiles
@@ -65,6 +66,9 @@ class MainWindow(QMainWindow):
         """Build the window; with deferred=True (the app) only the Model page comes at once, the rest
         (and with them numpy and pyqtgraph) just after the first paint, so that the window shows sooner."""
         super().__init__(parent)
+        # While the window is open, garbage is collected on this thread only (collector.py says why).
+        GuiThreadCollector.hold()
+        self._holds_collector = True
         self.setObjectName("mainWindow")
         self.setWindowTitle("Fine-Tuning Studio")
         self.settings = load_settings()
@@ -182,6 +186,7 @@ class MainWindow(QMainWindow):
         self.model_page.model_changed.connect(self._on_model_changed)
         self.model_page.model_inspected.connect(self._on_model_inspected)
         self.model_page.model_failed.connect(self._on_model_failed)
+        pages.data.task_changed.connect(pages.train.form.set_task)
         pages.train.train_requested.connect(self._on_train_requested)
         pages.train.stop_requested.connect(self.training.stop)
         pages.train.retry_requested.connect(self._on_retry_requested)
@@ -227,6 +232,8 @@ class MainWindow(QMainWindow):
             model=self.model_page.spec(),
             text_column=text_column,
             label_column=label_column,
+            task=data.chosen_task(),
+            pair_column=data.chosen_pair_column(),
             validation_share=data.validation_share(),
             allow_pickle=self.model_page.allows_pickle(),
             **train.form.values(),
@@ -298,9 +305,10 @@ class MainWindow(QMainWindow):
 
         run = Path(event.run_dir).name
         self.pages.inference.set_model_folder(event.model_dir, f"{JUST_TRAINED} ({run})")
+        from studio.ui.figures import headline
+
         self.statusBar().showMessage(
-            ("Training stopped" if event.stopped else "Training finished") + f": F1 {event.metrics.get('f1', 0):.4f}",
-            10000,
+            ("Training stopped" if event.stopped else "Training finished") + f": {headline(event.metrics)}", 10000
         )
 
     def _on_run_failed(self, event: ev.Failed) -> None:
@@ -412,6 +420,9 @@ class MainWindow(QMainWindow):
         # settings.model is the last model that was read or trained, not whatever is typed at the moment.
         save_settings(self.settings)
         self._save_window()
+        if self._holds_collector:
+            self._holds_collector = False
+            GuiThreadCollector.release()
 
 
 def _page_index(stored: object) -> int:

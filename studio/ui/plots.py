@@ -1,4 +1,4 @@
-"""Live loss and F1 plots on pyqtgraph: persistent curves over growable arrays, redrawn from a timer."""
+"""Live loss and score plots on pyqtgraph: persistent curves over growable arrays, redrawn from a timer."""
 
 from __future__ import annotations
 
@@ -255,7 +255,8 @@ class SmoothingControl(QWidget):
 
 
 class LiveCurves(QObject):
-    """The Train page's lossPlot and f1Plot; points arrive with the events, the timer draws them."""
+    """The Train page's lossPlot and f1Plot (the task's main figure); points arrive with the events, the timer
+    draws them."""
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -272,10 +273,27 @@ class LiveCurves(QObject):
         self.f1 = _Curve(self.f1_plot, "validation F1", GREEN, symbol="o")
         self.accuracy = _Curve(self.f1_plot, "validation accuracy", GREY, symbol="t")
         self._curves = (self.train_loss, self.validation_loss, self.f1, self.accuracy)
+        self.main_title = "F1"
+        self.has_accuracy = True
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
         self.smoothing.weight_changed.connect(self._on_smoothing_weight_changed)
+
+    def set_task(self, main_title: str, has_accuracy: bool) -> None:
+        """Title the score plot for the task's main figure; the accuracy curve only for a task that has one."""
+        self.main_title, self.has_accuracy = main_title, has_accuracy
+        title = f"Validation {main_title}" + (" and accuracy" if has_accuracy else "")
+        self.f1_plot.setTitle(title, size="10pt")
+        legend = self.f1_plot.getPlotItem().legend
+        if legend is not None:
+            legend.clear()
+            legend.addItem(self.f1.item, f"validation {main_title}")
+            if has_accuracy:
+                legend.addItem(self.accuracy.item, "validation accuracy")
+        self.accuracy.item.setVisible(has_accuracy)
+        # Scores from 0 to 1, until a figure that can fall below 0 (a correlation) does.
+        self.f1_plot.setYRange(0, 1.02, padding=0)
 
     def start(self, total_steps: int | None = None) -> None:
         """Draw from now on; with the run's total steps, both plots span them from the first point on."""
@@ -302,10 +320,16 @@ class LiveCurves(QObject):
     def add_loss(self, step: float, loss: float) -> None:
         self.train_loss.append(step, loss)
 
-    def add_evaluation(self, step: float, loss: float, f1: float, accuracy: float) -> None:
+    def add_evaluation(self, step: float, loss: float, main: float, accuracy: float = float("nan")) -> None:
+        """One evaluation: the validation loss, the task's main figure and (where the task has it) accuracy."""
         self.validation_loss.series.append(step, loss)
-        self.f1.series.append(step, f1)
-        self.accuracy.series.append(step, accuracy)
+        self.f1.series.append(step, main)
+        if self.has_accuracy:
+            self.accuracy.series.append(step, accuracy)
+        if np.isfinite(main) and main < 0:
+            low = self.f1_plot.getPlotItem().getViewBox().viewRange()[1][0]
+            if main < low:
+                self.f1_plot.setYRange(-1.02, 1.02, padding=0)
 
     def redraw(self) -> None:
         """Hand changed series to their curves; unchanged ones cost nothing."""

@@ -28,7 +28,8 @@ _TRAIN_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig
 class Hyperparameters:
     """The Train page's values (and the Data page's hold-out share), as the user last left them."""
 
-    learning_rate: float = _TRAIN_DEFAULTS["learning_rate"]
+    # None: the task's own learning rate (TrainConfig's default); a number: the user's.
+    learning_rate: float | None = _TRAIN_DEFAULTS["learning_rate"]
     epochs: float = _TRAIN_DEFAULTS["epochs"]
     batch_size: int = _TRAIN_DEFAULTS["batch_size"]
     max_length: int = _TRAIN_DEFAULTS["max_length"]
@@ -104,7 +105,7 @@ def migrate(data: dict[str, Any], path: Path | None = None) -> dict[str, Any]:
 
 # The remembered values TrainConfig holds as floats: a whole number in the file (3 epochs) is read as 3.0,
 # which the spin boxes want.
-_FLOATS = {f.name for f in fields(Hyperparameters) if f.type in (float, "float")}
+_FLOATS = {f.name for f in fields(Hyperparameters) if f.type in (float, "float", "float | None")}
 
 
 def hyperparameter_problem(name: str, value: Any) -> str | None:
@@ -126,16 +127,17 @@ def _repaired_hyperparameters(raw: Any, path: Path | None) -> Hyperparameters:
         value = raw[f.name]
         problem = hyperparameter_problem(f.name, value)
         if problem:
+            default = getattr(defaults, f.name)
             log.warning(
-                "Settings in %s: hyperparameter %s was %r: %s; using the default, %r.",
+                "Settings in %s: hyperparameter %s was %r: %s; using the default, %s.",
                 path,
                 f.name,
                 value,
                 problem[0].lower() + problem[1:].rstrip("."),
-                getattr(defaults, f.name),
+                "the task's own" if default is None else repr(default),
             )
             continue
-        values[f.name] = float(value) if f.name in _FLOATS else value
+        values[f.name] = float(value) if f.name in _FLOATS and value is not None else value
     return Hyperparameters(**values)
 
 

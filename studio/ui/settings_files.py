@@ -31,7 +31,8 @@ class SettingsFiles(QObject):
         super().__init__(window)
         # The window is this object's Qt parent, not a Python attribute: window <-> self would be a reference
         # cycle, which Python's collector may free on the training thread (TrainingController._launch says why).
-        self._columns: tuple[str, str | None, str | None] | None = None  # (file, text, label) once it has loaded
+        # (file, text, label, pair, task) of a loaded config, chosen on the Data page once the file has been read.
+        self._columns: tuple[str, str | None, str | None, str | None, str | None] | None = None
         self._following_data = False
         self.save_action = QAction("&Save settings…", window)
         self.save_action.setObjectName("saveSettingsAction")
@@ -133,7 +134,13 @@ class SettingsFiles(QObject):
             data.validation_edit.clear()
         if config.train_csv:
             # The columns are chosen once the file has been read (in the background).
-            self._columns = (str(Path(config.train_csv).expanduser()), config.text_column, config.label_column)
+            self._columns = (
+                str(Path(config.train_csv).expanduser()),
+                config.text_column,
+                config.label_column,
+                config.pair_column,
+                config.task,
+            )
             if not self._following_data:
                 data.table_loaded.connect(self._on_table_loaded)
                 self._following_data = True
@@ -143,19 +150,15 @@ class SettingsFiles(QObject):
     def _on_table_loaded(self, loaded) -> None:
         if self._columns is None or str(loaded.table.path) != self._columns[0]:
             return
-        _, text, label = self._columns
+        _, text, label, pair, task = self._columns
         self._columns = None
         data = self._window().pages.data
-        for combo, name in ((data.text_column, text), (data.label_column, label)):
-            index = combo.findText(name) if name else -1
-            if index >= 0 and index != combo.currentIndex():
-                combo.setCurrentIndex(index)
-                combo.activated.emit(index)  # as if chosen by hand: the page updates its preview and chart
-            elif name and index < 0:
-                data.columns_message.show_error(
-                    f"The settings name the column {name!r}, which {loaded.table.path.name} does not have; "
-                    "choose the column here."
-                )
+        missing = data.choose(text, label, pair, task)
+        if missing:
+            data.columns_message.show_error(
+                f"The settings name the column {missing[0]!r}, which {loaded.table.path.name} does not have; "
+                "choose the column here."
+            )
 
     # Helpers ---------------------------------------------------------------------------------------------
 

@@ -51,9 +51,16 @@ class CsvTableModel(QAbstractTableModel):
     def table(self) -> Table | None:
         return self._table
 
-    def set_roles(self, text_column: str | None, label_column: str | None) -> None:
-        """Mark which columns hold the text and the label, in the header."""
-        self._roles = {name: role for name, role in ((text_column, "text"), (label_column, "label")) if name}
+    def set_roles(
+        self,
+        text_column: str | None,
+        label_column: str | None,
+        pair_column: str | None = None,
+        label_role: str = "label",
+    ) -> None:
+        """Mark which columns hold the text, the label (`label_role`: "tags" for NER) and the second text."""
+        named = ((text_column, "text"), (pair_column, "second text"), (label_column, label_role))
+        self._roles = {name: role for name, role in named if name}
         if self._table is not None and self._table.columns:
             self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(self._table.columns) - 1)
 

@@ -83,8 +83,9 @@ def test_a_new_label_column_is_counted_in_the_background(qtbot, tmp_path, page):
     # "id" as the label: every value differs, which the page questions once the background count is in.
     page.label_column.setCurrentIndex(page.label_column.findText("id"))
     page.label_column.activated.emit(page.label_column.currentIndex())
-    qtbot.waitUntil(lambda: "different values" in page.columns_message.text(), timeout=10_000)
-    assert page.columns_message.text().startswith(f"The column 'id' has {ROWS:,} different values in {ROWS:,} rows")
+    qtbot.waitUntil(lambda: "different numbers" in page.columns_message.text(), timeout=10_000)
+    assert page.columns_message.text().startswith(f"The column 'id' holds {ROWS:,} different numbers")
+    assert "choose regression" in page.columns_message.text()
     assert page.model.headerData(0, Qt.Orientation.Horizontal) == "id (label)"
 
 

@@ -83,12 +83,10 @@ def test_the_tail_reads_this_life_of_the_run_in_whole_lines(tmp_path):
             step=4,
             epoch=1.0,
             loss=0.6,
-            accuracy=0.5,
-            f1=0.5,
-            precision=0.5,
-            recall=0.5,
+            main=0.5,
+            scores={"accuracy": 0.5, "f1": 0.5, "precision": 0.5, "recall": 0.5},
             labels=("a", "b"),
-            confusion=((1, 2), (3, 4)),
+            report={"confusion": [[1, 2], [3, 4]]},
         ),
     ]
     lines = [json.dumps(e.to_dict()) + "\n" for e in first + second]

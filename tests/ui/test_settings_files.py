@@ -79,6 +79,7 @@ def test_load_puts_every_value_into_the_pages(qtbot, window, monkeypatch, tmp_pa
         model=str(tiny_model_dir),
         text_column="review",
         label_column="other",  # not what the page would infer: the file's choice must win
+        task="single",
         learning_rate=2e-4,
         epochs=1.5,
         batch_size=8,
@@ -97,6 +98,7 @@ def test_load_puts_every_value_into_the_pages(qtbot, window, monkeypatch, tmp_pa
     wait_for_data(qtbot, window, train)
     qtbot.waitUntil(lambda: find(window, "labelColumn", QComboBox).currentText() == "other")
     assert find(window, "textColumn", QComboBox).currentText() == "review"
+    assert find(window, "taskChoice", QComboBox).currentData() == "single"
     assert find(window, "validationCsv", QLineEdit).text() == str(validation)
     assert find(window, "modelSource", QComboBox).currentText() == str(tiny_model_dir)
     assert find(window, "allowPickle").isChecked()
@@ -104,10 +106,11 @@ def test_load_puts_every_value_into_the_pages(qtbot, window, monkeypatch, tmp_pa
     assert find(window, "batchSize", QAbstractSpinBox).value() == 8
     assert find(window, "evaluationsPerEpoch", QAbstractSpinBox).value() == 3
     assert find(window, "validationShare", QAbstractSpinBox).value() == 25
+    # Checked before the model is read, which may take longer than the message stays up on a busy machine.
+    assert "Settings loaded from" in window.statusBar().currentMessage()
     # What Train would run now is the file's config, field for field.
     qtbot.waitUntil(lambda: window.model_page.current_info() is not None, timeout=60_000)
     assert window.current_config() == config
-    assert "Settings loaded from" in window.statusBar().currentMessage()
 
 
 def test_a_run_s_own_config_loads_too(qtbot, window, monkeypatch, tmp_path, small_csv):

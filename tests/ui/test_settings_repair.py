@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtWidgets import QAbstractSpinBox, QWidget
 
 from studio.core.config import TrainConfig
+from studio.core.tasks import get_task
 from studio.ui import settings as settings_module
 from studio.ui.main_window import PAGES
 from studio.ui.settings import (
@@ -45,7 +46,13 @@ IMPOSSIBLE = {
     "evaluations_per_epoch": 1000,
     "validation_share": 1.5,
 }
-BAD_VALUES = [(name, value) for name in IMPOSSIBLE for value in [*WRONG_TYPES, IMPOSSIBLE[name]]]
+# None is no wrong type for the learning rate: it leaves the rate to the task (see the test of it below).
+BAD_VALUES = [
+    (name, value)
+    for name in IMPOSSIBLE
+    for value in [*WRONG_TYPES, IMPOSSIBLE[name]]
+    if not (name == "learning_rate" and value is None)
+]
 BAD_VALUES += [("batch_size", 32.5), ("learning_rate", float("nan")), ("seed", "42")]
 
 
@@ -54,6 +61,12 @@ def test_the_hyperparameters_start_from_train_configs_defaults():
     names = [f.name for f in fields(Hyperparameters)]
     assert set(names) == set(WIDGETS)
     assert asdict(Hyperparameters()) == {name: getattr(config, name) for name in names}
+
+
+def _shown(default):
+    """What a widget shows for a setting's default: the task's own learning rate (single-label's before any data
+    is read) for the rate left to the task."""
+    return get_task("single").default_learning_rate if default is None else default
 
 
 def _write(data: dict) -> None:
@@ -86,7 +99,7 @@ def test_a_bad_hyperparameter_in_the_file_falls_back_to_its_default(qtbot, caplo
     _assert_whole(window)
 
     widget_name, read = WIDGETS[name]
-    assert read(find(window, widget_name, QAbstractSpinBox).value()) == pytest.approx(default)
+    assert read(find(window, widget_name, QAbstractSpinBox).value()) == pytest.approx(_shown(default))
     for other, good in kept.items():  # the rest of the file is kept
         assert read_widget(window, other) == pytest.approx(good)
     named = [r for r in caplog.records if r.name == "studio.ui.settings" and f"hyperparameter {name} " in r.message]
@@ -96,7 +109,7 @@ def test_a_bad_hyperparameter_in_the_file_falls_back_to_its_default(qtbot, caplo
     window.close()
     saved = json.loads(settings_path().read_text(encoding="utf-8"))
     assert saved["schema_version"] == SCHEMA_VERSION
-    assert saved["hyperparameters"][name] == pytest.approx(default)
+    assert saved["hyperparameters"][name] == (default if default is None else pytest.approx(default))
     assert hyperparameter_problem(name, saved["hyperparameters"][name]) is None
 
 
@@ -116,12 +129,14 @@ def test_the_app_s_deferred_window_builds_its_pages_from_a_broken_file(qtbot, ca
         window.show()
         qtbot.waitUntil(lambda: window.inference_page is not None, timeout=5000)
     _assert_whole(window)
-    assert read_widget(window, "learning_rate") == TrainConfig(train_csv="-").learning_rate
+    assert TrainConfig(train_csv="-").learning_rate is None  # left to the task
+    assert read_widget(window, "learning_rate") == get_task("single").default_learning_rate
+    assert find(window, "learningRateFollowsTask").isChecked()
     assert read_widget(window, "epochs") == TrainConfig(train_csv="-").epochs
     assert {r.message.split(" was ")[0].rsplit(" ", 1)[-1] for r in caplog.records} >= {"learning_rate", "epochs"}
     window.close()
     saved = json.loads(settings_path().read_text(encoding="utf-8"))["hyperparameters"]
-    assert (saved["learning_rate"], saved["epochs"]) == (5e-5, 3.0)
+    assert (saved["learning_rate"], saved["epochs"]) == (None, 3.0)
 
 
 @pytest.mark.parametrize(
@@ -162,6 +177,26 @@ def test_a_good_file_loads_unchanged_and_quietly(caplog):
     with caplog.at_level(logging.INFO, logger="studio.ui.settings"):
         assert load_settings() == settings
     assert caplog.records == []
+
+
+@pytest.mark.parametrize(("stored", "follows"), [(None, True), (2e-4, False)])
+def test_a_learning_rate_left_to_the_task_follows_it_and_one_of_the_user_s_stays(qtbot, stored, follows):
+    from studio.ui.main_window import MainWindow
+
+    _write({"schema_version": SCHEMA_VERSION, "hyperparameters": {"learning_rate": stored}})
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    box = find(window, "learningRateFollowsTask")
+    assert box.isChecked() == follows
+    form = window.train_page.form
+    for task in ("multi", "regression", "single"):
+        form.set_task(task)
+        expected = get_task(task).default_learning_rate if follows else stored
+        assert read_widget(window, "learning_rate") == pytest.approx(expected), task
+        assert form.values()["learning_rate"] == (None if follows else stored)
+    window.close()
+    assert json.loads(settings_path().read_text(encoding="utf-8"))["hyperparameters"]["learning_rate"] == stored
 
 
 def test_whole_numbers_for_float_settings_read_as_floats():

@@ -1,4 +1,4 @@
-"""DataPage: the training and validation CSV files, a preview, the text and label columns, the label counts."""
+"""DataPage: the training and validation files, a preview, the task proposed for them, its columns and its chart."""
 
 from __future__ import annotations
 
@@ -25,7 +25,10 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.csvio import Table, read_table
-from studio.core.data import MAX_VALIDATION_ROWS, Columns, infer_columns, label_distribution
+from studio.core.data import MAX_VALIDATION_ROWS, infer_columns
+from studio.core.errors import DataError
+from studio.core.tasks import available_tasks, detect_task, get_task
+from studio.core.tasks.base import Columns, Detection, Distribution
 from studio.ui import assets
 from studio.ui.charts import LabelBars
 from studio.ui.settings import Settings
@@ -35,25 +38,84 @@ from studio.ui.widgets import MessageLabel, PathEdit, dropped_file, page_header,
 
 log = logging.getLogger(__name__)
 
-CSV_FILTER = "CSV files (*.csv *.tsv *.txt);;All files (*)"
-CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+CSV_FILTER = "Data files (*.csv *.tsv *.txt *.conll);;All files (*)"
+CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".conll")
 RELEASE_DELAY_MS = 1000
+NO_PAIR = "(none)"
+
+
+@dataclass(frozen=True)
+class TaskCheck:
+    """A task for a table with the columns it uses and what its chart shows; `proposal` is the detection when
+    the task was left to the file (None when the user chose it)."""
+
+    task: str
+    columns: Columns
+    distribution: Distribution
+    proposal: Detection | None = None
 
 
 @dataclass(frozen=True)
 class LoadedCsv:
-    """A table read in the background, with the columns the engine inferred and the label counts."""
+    """A table read in the background, with the task proposed for it (or why none fits)."""
 
     table: Table
-    columns: Columns
-    distribution: list[tuple[str, int]]
+    check: TaskCheck | None
+    problem: str | None = None
+
+    @property
+    def columns(self) -> Columns | None:
+        """The columns proposed with the task when the file was read."""
+        return self.check.columns if self.check is not None else None
+
+    @property
+    def distribution(self) -> list[tuple[str, int]]:
+        """The proposed task's chart as (name, count) bars."""
+        return list(self.check.distribution.bars) if self.check is not None else []
+
+
+def check_task(
+    table: Table,
+    task: str | None = None,
+    text: str | None = None,
+    label: str | None = None,
+    pair: str | None = None,
+    refit: bool = False,
+) -> TaskCheck:
+    """The task (detected when None) with its columns and chart (runs on a pool thread).
+
+    With `refit`, columns that do not fit the chosen task (those of the task before) are found again for it.
+    """
+    if task is None:
+        detection = detect_task(table, text, label, pair)
+        chosen = get_task(detection.task)
+        return TaskCheck(chosen.name, detection.columns, chosen.distribution(table, detection.columns), detection)
+    chosen = get_task(task)
+    pair = pair if chosen.takes_pairs else None
+    try:
+        columns = chosen.columns(table, text, label, pair)
+    except DataError:
+        if not refit:
+            raise
+        columns = chosen.columns(table, None, None, None)
+    return TaskCheck(chosen.name, columns, chosen.distribution(table, columns))
 
 
 def load_csv(path: str) -> LoadedCsv:
-    """Read a CSV and infer its columns (runs on a pool thread)."""
+    """Read a training file and propose its task (runs on a pool thread); a table no task fits still loads."""
     table = read_table(path)
-    columns = infer_columns(table)
-    return LoadedCsv(table, columns, label_distribution(table, columns.label))
+    try:
+        return LoadedCsv(table, check_task(table))
+    except DataError as exc:
+        return LoadedCsv(table, None, str(exc))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def release_rows(rows: Sequence) -> None:
@@ -68,9 +130,10 @@ def release_rows(rows: Sequence) -> None:
 
 
 class DataPage(QWidget):
-    """Pick the files; check what the engine will train on before training."""
+    """Pick the files; check the task and what the engine will train on before training."""
 
     table_loaded = Signal(object)  # LoadedCsv of the training file
+    task_changed = Signal(str)  # the task the page now shows (proposed or chosen)
 
     def __init__(self, tasks: TaskRunner, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -78,22 +141,27 @@ class DataPage(QWidget):
         self._settings = settings
         self._loaded: LoadedCsv | None = None
         self._loading: str | None = None
+        self._check: TaskCheck | None = None  # what the page shows now
+        self._proposal: Detection | None = None  # what the file looked like when it was read
+        self._check_id = 0  # the newest question asked in the background; older answers are dropped
+        self._shown_task = "single"
+        self._pair_asked_none = False  # the user chose no second text, and the check has not answered yet
         self._releasing: list[Sequence] = []  # tables replaced, to be freed in the background
         self.setAcceptDrops(True)
 
         self.train_edit = PathEdit(suffixes=CSV_SUFFIXES)
         self.train_edit.setObjectName("trainCsv")
-        self.train_edit.setPlaceholderText("The CSV file to learn from (drop it here, or Browse)")
+        self.train_edit.setPlaceholderText("The CSV (or CoNLL) file to learn from (drop it here, or Browse)")
         self.train_browse = QPushButton("Browse…")
         self.train_browse.setObjectName("trainCsvBrowse")
         self.recent_menu = QMenu(self)
         self.recent_button = QPushButton("Recent")
         self.recent_button.setObjectName("recentFiles")
-        self.recent_button.setToolTip("CSV files used before")
+        self.recent_button.setToolTip("Files used before")
         self.recent_button.setMenu(self.recent_menu)
         self.validation_edit = PathEdit(suffixes=CSV_SUFFIXES)
         self.validation_edit.setObjectName("validationCsv")
-        self.validation_edit.setPlaceholderText("Optional: a CSV with the same columns, to measure the model on")
+        self.validation_edit.setPlaceholderText("Optional: a file with the same columns, to measure the model on")
         self.validation_browse = QPushButton("Browse…")
         self.validation_browse.setObjectName("validationCsvBrowse")
         self.share = QSpinBox()
@@ -105,13 +173,30 @@ class DataPage(QWidget):
             "Without a validation file, this share of the training rows is held out, in proportion to each label, "
             f"up to {MAX_VALIDATION_ROWS:,} rows"
         )
+        self.task = QComboBox()
+        self.task.setObjectName("taskChoice")
+        for task in available_tasks():
+            self.task.addItem(task.title, task.name)
+        self.task.setToolTip("What the model learns; proposed from the file, yours to change")
+        self.task_reason = QLabel("")
+        self.task_reason.setObjectName("taskReason")
+        self.task_reason.setWordWrap(True)
+        self.task_reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.text_column = QComboBox()
         self.text_column.setObjectName("textColumn")
         self.label_column = QComboBox()
         self.label_column.setObjectName("labelColumn")
-        for combo in (self.text_column, self.label_column):
+        self.pair_column = QComboBox()
+        self.pair_column.setObjectName("pairColumn")
+        self.pair_column.setToolTip(
+            "The column with the second text of each pair (a hypothesis, an answer, a second sentence); "
+            f"{NO_PAIR} for one text per row"
+        )
+        for combo in (self.text_column, self.label_column, self.pair_column):
             combo.setMinimumContentsLength(14)
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.label_caption = QLabel("   Label column")
+        self.pair_caption = QLabel("   Second text")
 
         self.summary = QLabel("")
         self.summary.setObjectName("dataSummary")
@@ -135,18 +220,38 @@ class DataPage(QWidget):
         # Fitting a column to its contents measures this many rows, not the thousand Qt would.
         self.preview.horizontalHeader().setResizeContentsPrecision(200)
         self.chart = LabelBars()
-        self.chart.setMinimumWidth(260)
+        self.chart_note = QLabel("")
+        self.chart_note.setObjectName("distributionNote")
+        self.chart_note.setWordWrap(True)
+        self.chart_note.setVisible(False)
+        chart_box = QWidget()
+        chart_box.setMinimumWidth(260)
+        chart_layout = QVBoxLayout(chart_box)
+        chart_layout.setContentsMargins(0, 0, 0, 0)
+        chart_layout.setSpacing(2)
+        chart_layout.addWidget(self.chart, 1)
+        chart_layout.addWidget(self.chart_note)
 
         self.share.setFixedWidth(90)
-        self.text_column.setMinimumWidth(200)
-        self.label_column.setMinimumWidth(200)
+        for combo in (self.text_column, self.label_column, self.pair_column):
+            combo.setMinimumWidth(180)
+        self.task.setMinimumWidth(240)
         share_row = row(
             self.share,
             QLabel(f"of the training rows (at most {MAX_VALIDATION_ROWS:,}), when there is no validation file"),
             stretch_first=False,
         )
         share_row.addStretch(1)
-        columns_row = row(self.text_column, QLabel("   Label column"), self.label_column, stretch_first=False)
+        task_row = row(self.task, stretch_first=False)
+        task_row.addStretch(1)
+        columns_row = row(
+            self.text_column,
+            self.label_caption,
+            self.label_column,
+            self.pair_caption,
+            self.pair_column,
+            stretch_first=False,
+        )
         columns_row.addStretch(1)
         form = QFormLayout()
         form.addRow("Training file", row(self.train_edit, self.train_browse, self.recent_button))
@@ -154,11 +259,13 @@ class DataPage(QWidget):
         form.addRow("Validation file", row(self.validation_edit, self.validation_browse))
         form.addRow(self.validation_message)
         form.addRow("Hold out for validation", share_row)
+        form.addRow("Task", task_row)
+        form.addRow(self.task_reason)
         form.addRow("Text column", columns_row)
         form.addRow(self.columns_message)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.preview)
-        splitter.addWidget(self.chart)
+        splitter.addWidget(chart_box)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([600, 400])
@@ -167,8 +274,8 @@ class DataPage(QWidget):
         layout.addWidget(
             page_header(
                 "Data",
-                "A CSV file with a column of texts and a column of labels. The columns are found for you; "
-                "check them in the preview.",
+                "A CSV file with a column of texts and a column of labels (several per row, a number, or a tag per "
+                "word), or a CoNLL file. The task and its columns are found for you; check them in the preview.",
             )
         )
         layout.addLayout(form)
@@ -184,9 +291,12 @@ class DataPage(QWidget):
         self.validation_edit.file_dropped.connect(self._on_validation_dropped)
         self.validation_edit.textChanged.connect(self._on_validation_text_changed)
         self.validation_browse.clicked.connect(self._on_validation_browse_clicked)
+        self.task.activated.connect(self._on_task_chosen)
         self.text_column.activated.connect(self._on_column_chosen)
         self.label_column.activated.connect(self._on_column_chosen)
+        self.pair_column.activated.connect(self._on_pair_chosen)
 
+        self._show_task_widgets("single")
         if settings.validation_csv:
             self.validation_edit.setText(settings.validation_csv)
         self._on_validation_text_changed(self.validation_edit.text())
@@ -202,14 +312,60 @@ class DataPage(QWidget):
     def validation_share(self) -> float:
         return self.share.value() / 100
 
+    def _current_file(self) -> bool:
+        return self._loaded is not None and str(self._loaded.table.path) == str(Path(self.train_csv()).expanduser())
+
     def columns(self) -> tuple[str | None, str | None]:
         """The chosen columns, when they belong to the file named in trainCsv; else None: the engine infers."""
-        if self._loaded is None or str(self._loaded.table.path) != str(Path(self.train_csv()).expanduser()):
+        if not self._current_file():
             return None, None
         return self.text_column.currentText() or None, self.label_column.currentText() or None
 
+    def chosen_task(self) -> str | None:
+        """The task shown, when it belongs to the file named in trainCsv; else None: the engine detects it."""
+        if not self._current_file():
+            return None
+        return self.task.currentData()
+
+    def chosen_pair_column(self) -> str | None:
+        """The second-text column, for a task that takes pairs and a file that has one chosen; else None."""
+        if not self._current_file() or not get_task(self.task.currentData()).takes_pairs:
+            return None
+        return self._pair_value()
+
+    def shown_task(self) -> str:
+        """The task the page shows now (single-label before any file is read)."""
+        return self._shown_task
+
     def loaded(self) -> LoadedCsv | None:
         return self._loaded
+
+    def current_check(self) -> TaskCheck | None:
+        """The task, columns and chart the page shows, once the background check has answered."""
+        return self._check
+
+    def choose(self, text: str | None, label: str | None, pair: str | None, task: str | None) -> list[str]:
+        """Set the columns and the task as a settings file has them, and check them; the names the table lacks.
+
+        A task left to None is detected again with those columns.
+        """
+        if self._loaded is None:
+            return []
+        table = self._loaded.table
+        missing = [name for name in (text, label, pair) if name and name not in table.columns]
+        for combo, name in ((self.text_column, text), (self.label_column, label)):
+            if name and name in table.columns:
+                combo.setCurrentText(name)
+        if pair in table.columns:
+            self.pair_column.setCurrentText(pair)
+        elif pair is None:
+            self.pair_column.setCurrentIndex(0)
+        if task is not None:
+            self._select_task(task)
+        if not missing:
+            self._update_roles()
+            self._ask(None if task is None else self.task.currentData(), refit=False)
+        return missing
 
     # Loading -----------------------------------------------------------------------------------------
 
@@ -234,6 +390,9 @@ class DataPage(QWidget):
         # The page owns the table it read; a replaced one is freed in the background, not here.
         old = self._loaded
         self._loaded = loaded
+        self._check = None
+        self._proposal = None
+        self._check_id += 1  # answers about the table before are no longer wanted
         self.model.set_table(loaded.table if loaded is not None else None)
         if old is not None and (loaded is None or old.table is not loaded.table):
             self._releasing.append(old.table.rows)
@@ -252,13 +411,30 @@ class DataPage(QWidget):
         self._set_loaded(loaded)
         table = loaded.table
         self.train_message.clear_message()
-        for combo, chosen in ((self.text_column, loaded.columns.text), (self.label_column, loaded.columns.label)):
+        for combo in (self.text_column, self.label_column):
             combo.clear()
             combo.addItems(list(table.columns))
-            combo.setCurrentText(chosen)
-        self._show_columns(loaded.distribution)
+        self.pair_column.clear()
+        self.pair_column.addItem(NO_PAIR)
+        self.pair_column.addItems(list(table.columns))
+        if loaded.check is not None:
+            self._proposal = loaded.check.proposal
+            self._show_check(loaded.check)
+        else:
+            # No task fits by itself: the user chooses one; the columns start where the engine would look.
+            try:
+                guess = infer_columns(table)
+                self.text_column.setCurrentText(guess.text)
+                self.label_column.setCurrentText(guess.label)
+            except DataError:
+                pass
+            self.task_reason.setText("No task was recognised in this file; choose the task and its columns.")
+            self._update_roles()
+            self._show_distribution(None)
+            self.columns_message.show_error(loaded.problem or "Choose the task and the columns.")
+        kind = "CoNLL" if table.path.suffix.lower() == ".conll" or table.columns == ("tokens", "tags") else ""
         self.summary.setText(
-            f"{table.path.name}: {len(table.rows):,} rows, {len(table.columns)} columns "
+            f"{table.path.name}: {len(table.rows):,} {'sentences' if kind else 'rows'}, {len(table.columns)} columns "
             f"({table.encoding.upper().replace('-SIG', ' with BOM')}, {table.delimiter_name}-separated)"
         )
         self._size_columns()
@@ -272,8 +448,10 @@ class DataPage(QWidget):
         self._set_loaded(None)
         self.text_column.clear()
         self.label_column.clear()
-        self.chart.show_counts([])
+        self.pair_column.clear()
+        self._show_distribution(None)
         self.summary.setText("")
+        self.task_reason.setText("")
         self.columns_message.clear_message()
         self.train_message.show_error(error.message)
 
@@ -291,32 +469,169 @@ class DataPage(QWidget):
                 self.preview.resizeColumnToContents(i)
                 header.resizeSection(i, min(header.sectionSize(i), 220))
 
-    def _show_columns(self, distribution: list[tuple[str, int]]) -> None:
-        text, label = self.text_column.currentText(), self.label_column.currentText()
-        self.model.set_roles(text, label)
-        self.chart.show_counts(distribution)
+    # The task, its columns and its chart -------------------------------------------------------------------
+
+    def _pair_value(self) -> str | None:
+        text = self.pair_column.currentText()
+        return None if not text or text == NO_PAIR else text
+
+    def _select_task(self, name: str) -> None:
+        index = self.task.findData(name)
+        if index >= 0:
+            self.task.setCurrentIndex(index)
+
+    def _ask(self, task: str | None, refit: bool) -> None:
+        """Check the combos' task and columns in the background (reading a big file's labels takes a while)."""
+        if self._loaded is None:
+            return
+        self._check_id += 1
+        text, label = self.text_column.currentText() or None, self.label_column.currentText() or None
+        title = self.task.currentText() if task is not None else "the task"
+        self.columns_message.show_message(f"Checking the columns for {title}…", "info")
+        self._tasks.submit(
+            check_task,
+            self._loaded.table,
+            task,
+            text,
+            label,
+            self._pair_value(),
+            refit,
+            done=self._on_task_checked,
+            failed=self._on_task_check_failed,
+            context=(self._loaded.table, self._check_id, self._pair_value()),
+        )
+
+    def _on_task_checked(self, check: TaskCheck, context) -> None:
+        table, asked, pair = context
+        if self._loaded is None or self._loaded.table is not table or asked != self._check_id:
+            return  # the answer to a question no longer asked
+        if check.proposal is not None:
+            self._proposal = check.proposal
+        self._show_check(check)
+        self._size_columns()
+        if pair is None and check.columns.pair and self._pair_asked_none:
+            # The task found the second text by its column's name, which "(none)" cannot overrule.
+            self.columns_message.show_message(
+                f"{get_task(check.task).title} reads the second text from {check.columns.pair!r}, found by its "
+                "name; to train on the texts alone, rename or remove that column.",
+                "info",
+            )
+        self._pair_asked_none = False
+
+    def _on_task_check_failed(self, error: TaskError, context) -> None:
+        table, asked, _ = context
+        self._pair_asked_none = False
+        if self._loaded is None or self._loaded.table is not table or asked != self._check_id:
+            return
+        self._check = None
+        self._update_roles()
+        self._show_distribution(None)
+        self._show_reason()
+        self.columns_message.show_error(error.message)
+
+    def _show_check(self, check: TaskCheck) -> None:
+        self._check = check
+        columns = check.columns
+        self._select_task(check.task)
+        self.text_column.setCurrentText(columns.text)
+        self.label_column.setCurrentText(columns.label)
+        if columns.pair:
+            self.pair_column.setCurrentText(columns.pair)
+        else:
+            self.pair_column.setCurrentIndex(0)
+        self._update_roles()
+        self._show_reason()
+        self._show_distribution(check.distribution)
+        self._show_columns_message(check)
+
+    def _show_task_widgets(self, name: str) -> None:
+        task = get_task(name)
+        self.pair_caption.setVisible(task.takes_pairs)
+        self.pair_column.setVisible(task.takes_pairs)
+        caption = {"token": "Tags column", "regression": "Value column", "multi": "Labels column"}.get(
+            name, "Label column"
+        )
+        self.label_caption.setText(f"   {caption}")
+        self.label_column.setToolTip(
+            "The column with the BIO tags of each word, space-joined"
+            if name == "token"
+            else "The column with the value to predict"
+            if name == "regression"
+            else "The column with each row's label (several joined by ';' for multi-label)"
+        )
+        if name != self._shown_task:
+            self._shown_task = name
+            self.task_changed.emit(name)
+
+    def _update_roles(self) -> None:
+        name = self.task.currentData() or "single"
+        self._show_task_widgets(name)
+        pair = self._pair_value() if get_task(name).takes_pairs else None
+        label_role = {"token": "tags", "regression": "value", "multi": "labels"}.get(name, "label")
+        self.model.set_roles(self.text_column.currentText(), self.label_column.currentText(), pair, label_role)
+
+    def _show_reason(self) -> None:
+        proposal = self._proposal
+        if proposal is None:
+            self.task_reason.setText("")
+            return
+        proposed = get_task(proposal.task)
+        reason = proposal.reason
+        if len(reason) > 1 and reason[0].isupper() and reason[1].islower():
+            reason = reason[0].lower() + reason[1:]  # after the dash, not a new sentence ("CoNLL" stays)
+        text = f"Proposed: {proposed.title} — {reason}"
+        chosen = self.task.currentData()
+        if chosen and chosen != proposal.task:
+            text += f" You chose {get_task(chosen).title}."
+        self.task_reason.setText(text)
+
+    def _show_distribution(self, distribution: Distribution | None) -> None:
+        if distribution is None:
+            self.chart.show_counts([])
+            self.chart_note.setVisible(False)
+            return
+        self.chart.show_distribution(distribution)
+        self.chart_note.setText(distribution.note)
+        self.chart_note.setVisible(bool(distribution.note))
+
+    def _show_columns_message(self, check: TaskCheck) -> None:
+        text, label = check.columns.text, check.columns.label
+        bars = check.distribution.bars
+        rows = len(self._loaded.table.rows) if self._loaded else 0
         if text and text == label:
             self.columns_message.show_error(
                 f"The text and the label cannot both be the column {text!r}; choose two different columns."
             )
-            return
-        rows = len(self._loaded.table.rows) if self._loaded else 0
-        if len(distribution) < 2:
+        elif check.distribution.kind != "counts" or not bars:
+            self.columns_message.clear_message()
+        elif check.task in ("single", "pair") and len(bars) < 2:
             self.columns_message.show_error(
-                f"The column {label!r} has {len(distribution)} label; a classifier needs at least two. "
+                f"The column {label!r} has {len(bars)} label; a classifier needs at least two. "
                 "Choose another label column."
             )
-        elif len(distribution) > 20 and len(distribution) > rows / 2:
+        elif check.task in ("single", "pair") and len(bars) > 20 and all(_is_number(name) for name, _ in bars):
             self.columns_message.show_message(
-                f"The column {label!r} has {len(distribution):,} different values in {rows:,} rows; is it really "
-                "the label?",
+                f"The column {label!r} holds {len(bars):,} different numbers; to predict them as values rather "
+                "than as classes, choose regression.",
+                "info",
+            )
+        elif check.task in ("single", "pair") and len(bars) > 20 and len(bars) > rows / 2:
+            self.columns_message.show_message(
+                f"The column {label!r} has {len(bars):,} different values in {rows:,} rows; is it really "
+                "the label? (Choose regression if it holds numbers to predict.)",
                 "info",
             )
         else:
-            smallest = min(distribution, key=lambda p: p[1])
-            self.columns_message.show_message(
-                f"{len(distribution)} labels; the rarest, {smallest[0]!r}, has {smallest[1]:,} rows.", "info"
+            smallest = min(bars, key=lambda p: p[1])
+            kinds, unit = ("entity types", "entit") if check.task == "token" else ("labels", "row")
+            plural = (
+                ("ies" if smallest[1] != 1 else "y") if check.task == "token" else ("s" if smallest[1] != 1 else "")
             )
+            self.columns_message.show_message(
+                f"{len(bars)} {kinds}; the rarest, {smallest[0]!r}, has {smallest[1]:,} {unit}{plural}.", "info"
+            )
+
+    # Validation file -------------------------------------------------------------------------------------
 
     def load_validation(self, path: str) -> None:
         path = path.strip()
@@ -334,7 +649,8 @@ class DataPage(QWidget):
             return
         self._settings.validation_csv = path
         self._settings.remember("recent_files", path)
-        missing = [c for c in self.columns() if c and c not in table.columns]
+        chosen = [*self.columns(), self.chosen_pair_column()]
+        missing = [c for c in chosen if c and c not in table.columns]
         if missing:
             self.validation_message.show_error(
                 f"{table.path.name} has no column {missing[0]!r}; its columns are "
@@ -360,7 +676,7 @@ class DataPage(QWidget):
     @Slot()
     def _on_train_browse_clicked(self) -> None:
         start = self.train_csv() or str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Choose the training CSV file", start, CSV_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Choose the training file", start, CSV_FILTER)
         if path:
             self.load_train(path)
 
@@ -390,7 +706,7 @@ class DataPage(QWidget):
     @Slot()
     def _on_validation_browse_clicked(self) -> None:
         start = self.validation_csv() or self.train_csv() or str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Choose the validation CSV file", start, CSV_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Choose the validation file", start, CSV_FILTER)
         if path:
             self.load_validation(path)
 
@@ -403,26 +719,29 @@ class DataPage(QWidget):
             self.validation_message.clear_message()
 
     @Slot(int)
+    def _on_task_chosen(self, index: int) -> None:
+        # Another task reads the columns its own way: those chosen are kept when they fit it, else found again.
+        self._update_roles()
+        self._ask(self.task.currentData(), refit=True)
+
+    @Slot(int)
     def _on_column_chosen(self, index: int) -> None:
         if self._loaded is None:
             return
-        label = self.label_column.currentText()
-        self.model.set_roles(self.text_column.currentText(), label)
+        self._update_roles()
         self._size_columns()
-        if not label:
-            self._show_columns([])
-            return
-        # Counting a big file's labels takes longer than the GUI thread may be away.
-        self.columns_message.show_message(f"Counting the labels of {label!r}…", "info")
-        context = (self._loaded.table, label, self.text_column.currentText())
-        self._tasks.submit(label_distribution, self._loaded.table, label, done=self._on_labels_counted, context=context)
+        self._ask(self.task.currentData(), refit=False)
 
-    def _on_labels_counted(self, distribution: list[tuple[str, int]], context) -> None:
-        table, label, text = context
-        current = (self.text_column.currentText(), self.label_column.currentText())
-        if self._loaded is None or self._loaded.table is not table or current != (text, label):
-            return  # the answer to a question no longer asked
-        self._show_columns(distribution)
+    @Slot(int)
+    def _on_pair_chosen(self, index: int) -> None:
+        if self._loaded is None:
+            return
+        if self._pair_value() is None and self.task.currentData() == "pair":
+            # Pairs without a second text are single texts: the same classes, one text per row.
+            self._select_task("single")
+        self._pair_asked_none = self._pair_value() is None
+        self._update_roles()
+        self._ask(self.task.currentData(), refit=False)
 
     # Drag and drop onto the page: the training file ---------------------------------------------------
 

@@ -1,8 +1,10 @@
-"""EvaluatePage: the final metrics, per-class precision/recall/F1, the confusion matrix, and Export."""
+"""EvaluatePage: the final figures and each task's own view of them (per-class table and confusion matrix, per-label
+table, predicted-against-true scatter, per-entity table and the worst sentences), and Export."""
 
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -16,28 +18,26 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.core.export import export_folder
-from studio.ui import formatting
-from studio.ui.charts import LABEL_CHARS, ConfusionHeatmap
+from studio.ui import figures, formatting
+from studio.ui.charts import LABEL_CHARS, ConfusionHeatmap, ErrorHistogram, RegressionScatter, ScoreBars
 from studio.ui.settings import Settings
 from studio.ui.tasks import TaskError, TaskRunner
 from studio.ui.widgets import MessageLabel, PathEdit, page_header
 
 log = logging.getLogger(__name__)
 
-CARDS = (
-    ("f1", "F1 (macro)"),
-    ("accuracy", "Accuracy"),
-    ("precision", "Precision"),
-    ("recall", "Recall"),
-    ("loss", "Validation loss"),
-)
+CARDS = figures.CARDS["single"]
+# Which of the stacked views shows each task's results; a task not listed gets the classes' view.
+VIEWS = {"single": 0, "pair": 0, "multi": 1, "regression": 2, "token": 3}
 # The label column fits the longest name up to this many average characters; longer names are elided in the
 # middle (their two ends tell similar names apart) and read whole in the tooltip.
 LABEL_COLUMN_CHARS = 32
@@ -87,7 +87,9 @@ class EvaluatePage(QWidget):
         self.run_label.setObjectName("evaluateRun")
         self.run_label.setWordWrap(True)
         cards = QHBoxLayout()
+        # Five cards, the same widgets for every task: each result renames them for its task's figures.
         self.cards: dict[str, QLabel] = {}
+        self._card_widgets: list[tuple[QLabel, QLabel]] = []
         for key, title in CARDS:
             frame = QFrame()
             frame.setObjectName("metricCard")
@@ -101,6 +103,7 @@ class EvaluatePage(QWidget):
             box.addWidget(value)
             box.addWidget(name)
             self.cards[key] = value
+            self._card_widgets.append((value, name))
             cards.addWidget(frame)
 
         self.per_class = QTableWidget(0, 5)
@@ -148,6 +151,14 @@ class EvaluatePage(QWidget):
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
+        self.views = QStackedWidget()
+        self.views.setObjectName("evaluateViews")
+        self.views.addWidget(splitter)
+        self.views.addWidget(self._multi_view())
+        self.views.addWidget(self._regression_view())
+        self.views.addWidget(self._token_view())
+        self.task = "single"
+
         export_row = QGridLayout()
         export_row.addWidget(QLabel("Export to:"), 0, 0)
         export_row.addWidget(self.export_path, 0, 1)
@@ -164,11 +175,74 @@ class EvaluatePage(QWidget):
         )
         layout.addWidget(self.run_label)
         layout.addLayout(cards)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.views, 1)
         layout.addLayout(export_row)
         self.export_button.clicked.connect(self._on_export_clicked)
         self.export_path.returnPressed.connect(self._on_export_clicked)
         self.browse_button.clicked.connect(self._on_browse_clicked)
+
+    # The views of the other tasks ------------------------------------------------------------------------
+
+    def _multi_view(self) -> QWidget:
+        self.per_label = _score_table("perLabelTable", ["Label", "Precision", "Recall", "F1", "Rows", "Threshold"])
+        self.label_f1 = ScoreBars("perLabelF1", "F1 per label, at its threshold")
+        self.label_f1.setMinimumWidth(HEATMAP_MIN_WIDTH)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setObjectName("multiSplitter")
+        splitter.addWidget(self.per_label)
+        splitter.addWidget(self.label_f1)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setChildrenCollapsible(False)
+        return splitter
+
+    def _regression_view(self) -> QWidget:
+        self.scatter = RegressionScatter()
+        self.scatter.setMinimumSize(HEATMAP_MIN_WIDTH, 280)
+        self.errors = ErrorHistogram()
+        self.errors.setMinimumWidth(260)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setObjectName("regressionSplitter")
+        splitter.addWidget(self.scatter)
+        splitter.addWidget(self.errors)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setChildrenCollapsible(False)
+        return splitter
+
+    def _token_view(self) -> QWidget:
+        self.per_entity = _score_table("perEntityTable", ["Entity type", "Precision", "Recall", "F1", "Entities"])
+        self.worst = QTextBrowser()
+        self.worst.setObjectName("worstSentences")
+        self.worst.setOpenLinks(False)
+        self.worst_title = QLabel(
+            "The validation sentences with the most mistakes: entities missed or predicted wrongly are in red."
+        )
+        self.worst_title.setObjectName("worstSentencesTitle")
+        self.worst_title.setWordWrap(True)
+        worst_box = QWidget()
+        worst_layout = QVBoxLayout(worst_box)
+        worst_layout.setContentsMargins(0, 0, 0, 0)
+        worst_layout.addWidget(self.worst_title)
+        worst_layout.addWidget(self.worst, 1)
+        self.entity_f1 = ScoreBars("perEntityF1", "F1 per entity type")
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.per_entity)
+        left.addWidget(self.entity_f1)
+        left.setChildrenCollapsible(False)
+        left.setSizes([180, 300])
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setObjectName("tokenSplitter")
+        splitter.addWidget(left)
+        splitter.addWidget(worst_box)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        self.per_entity.setMinimumWidth(TABLE_MIN_WIDTH)
+        splitter.setSizes([TABLE_MIN_WIDTH + 40, 700])
+        return splitter
+
+    # Results -----------------------------------------------------------------------------------------------
 
     def show_results(self, model_dir: str, metrics: dict, stopped: bool = False) -> None:
         """Fill the page from a run's metrics (the Finished event, or metrics.json of an older run)."""
@@ -179,35 +253,58 @@ class EvaluatePage(QWidget):
             self._set_export_enabled(True)
             self.export_status.clear_message()
         epochs = metrics.get("epochs_completed")
+        task = figures.task_of(metrics.get("task"))
+        self.task = task.name
         self.run_label.setText(
             f"Run {run}"
+            + f" · {task.title}"
             + (" (stopped early)" if stopped or metrics.get("stopped_early") else "")
             + (f" · {epochs:g} epoch{'' if epochs == 1 else 's'}" if isinstance(epochs, (int, float)) else "")
             + (f" · {formatting.duration(metrics['train_seconds'])} of training" if "train_seconds" in metrics else "")
             + (f" on {metrics['device'].upper()}" if metrics.get("device") else "")
         )
-        for key, label in self.cards.items():
-            label.setText(formatting.metric(metrics.get(key)))
+        self.cards = {}
+        for (value, name), (key, title) in zip(self._card_widgets, figures.CARDS.get(task.name, CARDS), strict=False):
+            value.setText(formatting.metric(metrics.get(key)))
+            name.setText(title)
+            self.cards[key] = value
+        self.views.setCurrentIndex(VIEWS.get(task.name, 0))
+        if task.name == "multi":
+            self._show_multi(metrics)
+        elif task.name == "regression":
+            scatter = metrics.get("scatter") or {}
+            true, predicted = scatter.get("true") or [], scatter.get("predicted") or []
+            self.scatter.show_points(true, predicted)
+            self.errors.show_errors(true, predicted)
+        elif task.name == "token":
+            self._show_token(metrics)
+        else:
+            self._show_classes(metrics)
+
+    def _show_classes(self, metrics: dict) -> None:
         per_class = metrics.get("per_class") or {}
-        self.per_class.setRowCount(len(per_class))
-        for r, (name, stats) in enumerate(per_class.items()):
-            cells = [
-                name,
-                formatting.metric(stats.get("precision")),
-                formatting.metric(stats.get("recall")),
-                formatting.metric(stats.get("f1")),
-                f"{stats.get('support', 0):,}",
-            ]
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if c:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                else:
-                    item.setToolTip(name)
-                self.per_class.setItem(r, c, item)
+        _fill_scores(self.per_class, per_class, ("precision", "recall", "f1"), with_threshold=False)
         labels = list(metrics.get("labels") or per_class.keys())
         self.heatmap.show_matrix(labels, metrics.get("confusion") or [])
         self._fit_label_column(labels)
+
+    def _show_multi(self, metrics: dict) -> None:
+        per_label = metrics.get("per_label") or {}
+        thresholds = metrics.get("thresholds") or {}
+        stats = {
+            name: {**values, "threshold": values.get("threshold", thresholds.get(name))}
+            for name, values in per_label.items()
+        }
+        _fill_scores(self.per_label, stats, ("precision", "recall", "f1"), with_threshold=True)
+        self.label_f1.show_scores([(name, figures.number(values.get("f1"))) for name, values in per_label.items()])
+
+    def _show_token(self, metrics: dict) -> None:
+        per_entity = metrics.get("per_entity") or {}
+        _fill_scores(self.per_entity, per_entity, ("precision", "recall", "f1"), with_threshold=False)
+        self.entity_f1.show_scores([(name, figures.number(values.get("f1"))) for name, values in per_entity.items()])
+        worst = metrics.get("worst") or []
+        self.worst.setHtml(figures.worst_sentences_html(worst, per_entity.keys()))
+        self.worst_title.setVisible(bool(worst))
 
     def _fit_label_column(self, labels: list[str]) -> None:
         """Widen the table until the label column shows the longest name, up to LABEL_COLUMN_CHARS characters:
@@ -293,3 +390,44 @@ class EvaluatePage(QWidget):
         self._exporting = False
         self._set_export_enabled(True)
         self.export_status.show_error(error.message)
+
+
+def _score_table(object_name: str, headers: list[str]) -> QTableWidget:
+    """A read-only table of names and their scores: the name column takes the spare width, numbers fit."""
+    table = QTableWidget(0, len(headers))
+    table.setObjectName(object_name)
+    table.setHorizontalHeaderLabels(headers)
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+    table.setWordWrap(False)
+    table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+    table.setSortingEnabled(False)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    for column in range(1, len(headers)):
+        header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+    return table
+
+
+def _fill_scores(table: QTableWidget, stats: dict, keys: tuple[str, ...], with_threshold: bool) -> None:
+    """One row per name: its scores, its support and (multi-label) its threshold."""
+    table.setRowCount(len(stats))
+    for r, (name, values) in enumerate(stats.items()):
+        values = values if isinstance(values, dict) else {}
+        support = values.get("support", 0)
+        cells = [
+            str(name),
+            *[formatting.metric(values.get(key)) for key in keys],
+            f"{support:,}" if isinstance(support, (int, float)) else str(support),
+        ]
+        if with_threshold:
+            threshold = figures.number(values.get("threshold"))
+            cells.append(f"{threshold:.2f}" if math.isfinite(threshold) else "–")
+        for c, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            if c:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            else:
+                item.setToolTip(str(name))
+            table.setItem(r, c, item)

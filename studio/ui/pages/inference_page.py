@@ -1,10 +1,17 @@
-"""InferencePage: try a model on a typed text, or label a whole CSV file in the background."""
+"""InferencePage: try a model on a typed text (or pair of texts), or label a whole CSV file in the background.
+
+What a prediction shows depends on the model's task: the class and every class's probability, the labels above
+their thresholds, the predicted value, or the text with its entities highlighted.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
@@ -13,6 +20,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QPlainTextEdit,
     QProgressBar,
@@ -20,10 +28,12 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
+from studio.ui import figures
 from studio.ui.settings import Settings
 from studio.ui.tasks import TaskError, TaskRunner
 from studio.ui.widgets import MessageLabel, OutputLabel, combo_edit, page_header, row
@@ -31,6 +41,53 @@ from studio.ui.widgets import MessageLabel, OutputLabel, combo_edit, page_header
 log = logging.getLogger(__name__)
 
 JUST_TRAINED = "The model just trained"
+# What the CSV box says it writes, per task.
+CSV_DESCRIPTIONS = {
+    "single": "Writes a copy of a CSV file with the predicted label, its probability and each label's probability "
+    "added as columns.",
+    "multi": "Writes a copy of a CSV file with the labels above their thresholds and each label's probability added "
+    "as columns.",
+    "regression": "Writes a copy of a CSV file with the predicted value added as a column.",
+    "token": "Writes a copy of a CSV file with the entities found in each row's text added as a column of JSON "
+    "(type, words, character offsets and score of each).",
+}
+CAPTIONS = {
+    "single": "Predicted label:",
+    "multi": "Labels above their thresholds:",
+    "regression": "Predicted value:",
+    "token": "Entities:",
+}
+
+
+@dataclass(frozen=True)
+class ModelOutline:
+    """What the page shows before a model is loaded: its task and the second text it reads (from config.json)."""
+
+    task: str = "single"
+    pair_column: str | None = None
+
+
+def read_outline(folder: str) -> ModelOutline | None:
+    """The task and pair column a model folder's config.json names, without loading the model; None when it
+    cannot be read (the folder is not there yet, or typed halfway)."""
+    from studio.core.inference import task_of
+
+    path = Path(folder).expanduser() / "config.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    pair = data.get("studio_pair_column")
+    return ModelOutline(task_of(SimpleNamespace(**data)), pair if isinstance(pair, str) and pair else None)
+
+
+def csv_columns(path: str) -> list[str]:
+    """The header of a CSV file (read on a pool thread), to ask which column holds the second texts."""
+    from studio.core.csvio import read_table
+
+    return list(read_table(path).columns)
 
 
 def _predictor_for(folder: str, current):
@@ -44,14 +101,19 @@ def _predictor_for(folder: str, current):
     return Predictor(folder)
 
 
-def predict_text(folder: str, current, text: str):
+def predict_text(folder: str, current, text: str, pair: str | None = None):
+    """(predictor, prediction), or (predictor, None) when the model reads pairs and no second text was given."""
     predictor = _predictor_for(folder, current)
-    return predictor, predictor.predict([text])[0]
+    if predictor.takes_pairs and not pair:
+        return predictor, None
+    return predictor, predictor.predict([text], [pair] if predictor.takes_pairs else None)[0]
 
 
-def predict_csv(folder: str, current, source: str, dest: str, stop: threading.Event, report):
+def predict_csv(
+    folder: str, current, source: str, dest: str, stop: threading.Event, report, pair_column: str | None = None
+):
     predictor = _predictor_for(folder, current)
-    rows = predictor.predict_csv(source, dest, progress=report, stop=stop)
+    rows = predictor.predict_csv(source, dest, progress=report, stop=stop, pair_column=pair_column)
     return predictor, rows
 
 
@@ -82,6 +144,11 @@ class InferencePage(QWidget):
         self.input.setObjectName("inferenceInput")
         self.input.setPlaceholderText("Type or paste a text to classify")
         self.input.setMaximumHeight(120)
+        self.pair_input = QPlainTextEdit()
+        self.pair_input.setObjectName("inferencePairInput")
+        self.pair_input.setPlaceholderText("The second text of the pair")
+        self.pair_input.setMaximumHeight(90)
+        self.pair_input.setVisible(False)
         self.predict_button = QPushButton("Predict")
         self.predict_button.setObjectName("predictButton")
         self.predict_button.setProperty("primary", True)
@@ -90,6 +157,24 @@ class InferencePage(QWidget):
         self.output.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.score = QLabel("")
         self.score.setObjectName("predictionScore")
+        self.caption = QLabel(CAPTIONS["single"])
+        self.caption.setObjectName("predictionCaption")
+        self.entities = QTextBrowser()
+        self.entities.setObjectName("entityView")
+        self.entities.setOpenLinks(False)
+        self.entities.setVisible(False)
+        font = self.entities.font()
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        self.entities.setFont(font)
+        self.entities.setMinimumHeight(70)
+        self.entities.setMaximumHeight(160)
+        self.input_caption = QLabel("Text")
+        self.input_caption.setObjectName("inferenceInputCaption")
+        self.pair_caption = QLabel("Second text")
+        self.pair_caption.setObjectName("inferencePairCaption")
+        for caption in (self.input_caption, self.pair_caption):
+            caption.setVisible(False)
+        self.outline = ModelOutline()
         self.probabilities = QTableWidget(0, 2)
         self.probabilities.setObjectName("probabilityTable")
         self.probabilities.setHorizontalHeaderLabels(["Label", "Probability"])
@@ -118,18 +203,16 @@ class InferencePage(QWidget):
         self.csv_status.setObjectName("csvStatus")
 
         result = QHBoxLayout()
-        result.addWidget(QLabel("Predicted label:"))
+        result.addWidget(self.caption)
         result.addWidget(self.output)
         result.addWidget(self.score)
         result.addStretch(1)
         csv_box = QGroupBox("A whole file")
         csv_layout = QVBoxLayout(csv_box)
-        csv_layout.addWidget(
-            QLabel(
-                "Writes a copy of a CSV file with the predicted label, its probability and "
-                "each label's probability added as columns."
-            )
-        )
+        self.csv_description = QLabel(CSV_DESCRIPTIONS["single"])
+        self.csv_description.setObjectName("csvDescription")
+        self.csv_description.setWordWrap(True)
+        csv_layout.addWidget(self.csv_description)
         csv_layout.addLayout(row(self.csv_progress, self.csv_button, self.csv_cancel))
         csv_layout.addWidget(self.csv_status)
         layout = QVBoxLayout(self)
@@ -138,9 +221,13 @@ class InferencePage(QWidget):
         )
         layout.addLayout(row(self.model, self.folder_button))
         layout.addWidget(self.model_status)
+        layout.addWidget(self.input_caption)
         layout.addWidget(self.input)
+        layout.addWidget(self.pair_caption)
+        layout.addWidget(self.pair_input)
         layout.addLayout(row(QWidget(), self.predict_button))
         layout.addLayout(result)
+        layout.addWidget(self.entities)
         layout.addWidget(self.probabilities, 1)
         layout.addStretch(0)  # what the table's rows do not need, below it rather than inside it
         layout.addWidget(csv_box)
@@ -149,6 +236,9 @@ class InferencePage(QWidget):
         self.predict_button.clicked.connect(self._on_predict_clicked)
         self.csv_button.clicked.connect(self._on_csv_clicked)
         self.csv_cancel.clicked.connect(self._on_csv_cancel_clicked)
+        self.model.currentIndexChanged.connect(self._on_model_index_changed)
+        combo_edit(self.model).editingFinished.connect(self._on_model_editing_finished)
+        self._show_outline(read_outline(self.folder()) if self.folder() else None)
 
     def folder(self) -> str:
         text = self.model.currentText().strip()
@@ -171,6 +261,55 @@ class InferencePage(QWidget):
         self.model.insertItem(0, title or folder, folder)
         self.model.setCurrentIndex(0)
         self.model_status.clear_message()
+        self._show_outline(read_outline(folder))
+
+    # The model's task decides what the page asks for and shows ------------------------------------------
+
+    def _show_outline(self, outline: ModelOutline | None) -> None:
+        """Ask for what the model reads (a second text for a pair model) and say what it will show."""
+        outline = outline or ModelOutline()
+        changed = outline != self.outline
+        self.outline = outline
+        task = outline.task if outline.task in CAPTIONS else "single"
+        pairs = outline.pair_column is not None
+        for widget in (self.pair_input, self.pair_caption, self.input_caption):
+            widget.setVisible(pairs)
+        if outline.pair_column:
+            self.pair_caption.setText(f"Second text (the column {outline.pair_column!r} in training)")
+            self.pair_input.setPlaceholderText("Type or paste the second text of the pair")
+        self.input.setPlaceholderText(
+            "Type or paste a text to find its entities"
+            if task == "token"
+            else "Type or paste the first text of the pair"
+            if outline.pair_column
+            else "Type or paste a text to score"
+            if task == "regression"
+            else "Type or paste a text to classify"
+        )
+        self.caption.setText(CAPTIONS[task])
+        self.csv_description.setText(
+            CSV_DESCRIPTIONS[task]
+            + (" The model reads the text and the second-text column of each row." if outline.pair_column else "")
+        )
+        if changed:
+            self._clear_prediction()
+
+    def _clear_prediction(self) -> None:
+        self.output.setText("")
+        self.score.setText("")
+        self.entities.clear()
+        self.entities.setVisible(False)
+        self.probabilities.setRowCount(0)
+        self.probabilities.setVisible(self.outline.task != "regression")
+        self._fit_probabilities()
+
+    @Slot(int)
+    def _on_model_index_changed(self, index: int) -> None:
+        self._show_outline(read_outline(self.folder()) if self.folder() else None)
+
+    @Slot()
+    def _on_model_editing_finished(self) -> None:
+        self._show_outline(read_outline(self.folder()) if self.folder() else None)
 
     def shutdown(self) -> None:
         if self._csv_stop is not None:
@@ -190,11 +329,15 @@ class InferencePage(QWidget):
     @Slot()
     def _on_predict_clicked(self) -> None:
         folder, text = self.folder(), self.input.toPlainText().strip()
+        pair = self.pair_input.toPlainText().strip() if self.outline.pair_column else None
         if not folder:
             self.model_status.show_error("Choose a model: train one, or choose an exported model folder.")
             return
         if not text:
             self.model_status.show_error("Type a text to classify.")
+            return
+        if self.outline.pair_column and not pair:
+            self.model_status.show_error("This model reads pairs of texts: type the second text too.")
             return
         self._set_busy(True)
         if self._predictor is None or str(self._predictor.folder) != str(Path(folder).expanduser()):
@@ -204,6 +347,7 @@ class InferencePage(QWidget):
             folder,
             self._predictor,
             text,
+            pair,
             done=self._on_predicted,
             failed=self._on_predict_failed,
             context=folder,
@@ -213,18 +357,94 @@ class InferencePage(QWidget):
         predictor, prediction = result
         self._keep(predictor)
         self._set_busy(False)
+        # The loaded model has the last word on what it is (config.json may have been changed since).
+        self._show_outline(ModelOutline(predictor.task.name, predictor.pair_column if predictor.takes_pairs else None))
+        if prediction is None:
+            self._clear_prediction()
+            self.model_status.show_error("This model reads pairs of texts: type the second text too.")
+            return
         self.model_status.clear_message()
+        task = predictor.task.name
+        if task == "regression":
+            self._show_value(prediction)
+        elif task == "token":
+            self._show_entities(prediction, predictor.labels)
+        elif task == "multi":
+            self._show_chosen(prediction)
+        else:
+            self._show_class(prediction)
+
+    def _show_class(self, prediction) -> None:
         self.output.setText(prediction.label)
         self.score.setText(f"({prediction.score * 100:.1f}% sure)")
         ranked = sorted(prediction.probabilities.items(), key=lambda p: -p[1])
+        self._fill_probabilities(ranked, chosen=None)
+
+    def _show_chosen(self, prediction) -> None:
+        chosen = list(prediction.chosen)
+        self.output.setText(", ".join(chosen) if chosen else "none")
+        total = len(prediction.probabilities)
+        self.score.setText(
+            f"({len(chosen)} of {total} labels)" if chosen else f"(none of the {total} labels is above its threshold)"
+        )
+        # The labels above their thresholds first (most probable first), then the rest.
+        ranked = sorted(prediction.probabilities.items(), key=lambda p: (p[0] not in chosen, -p[1]))
+        self._fill_probabilities(ranked, chosen=set(chosen))
+
+    def _show_value(self, prediction) -> None:
+        value = prediction.value if prediction.value is not None else prediction.score
+        self.output.setText(figures.value(value))
+        self.score.setText("")
+        self.probabilities.setRowCount(0)
+        self.probabilities.setVisible(False)
+        self.entities.setVisible(False)
+
+    def _show_entities(self, prediction, labels: list[str]) -> None:
+        entities = list(prediction.entities)
+        types = sorted({figures.entity_type(str(e.get("entity", ""))) for e in entities})
+        self.output.setText(f"{len(entities)} found" if entities else "none found")
+        self.score.setText(f"({', '.join(types)})" if types else "")
+        text = self.input.toPlainText().strip()
+        colours = figures.entity_colours(labels)
+        self.entities.setHtml(figures.highlighted_text(text, entities, colours))
+        # Each entity with how sure the model is of it, in the order of the text.
+        self._fill_probabilities(
+            [
+                (f"{e.get('word', '')}  ·  {figures.entity_type(str(e.get('entity', '')))}", e.get("score", 0.0))
+                for e in entities
+            ],
+            chosen=None,
+            header=("Entity", "Score"),
+        )
+        self.entities.setVisible(True)
+
+    def _fill_probabilities(
+        self,
+        ranked: list[tuple[str, float]],
+        chosen: set[str] | None,
+        header: tuple[str, str] = ("Label", "Probability"),
+    ) -> None:
+        """Every label with its probability as a bar; with `chosen` (multi-label), those above threshold ticked."""
+        self.entities.setVisible(False)
+        self.probabilities.setVisible(True)
+        self.probabilities.setHorizontalHeaderLabels(list(header))
         self.probabilities.setRowCount(len(ranked))
         for r, (label, p) in enumerate(ranked):
-            self.probabilities.setItem(r, 0, QTableWidgetItem(label))
+            above = chosen is not None and label in chosen
+            item = QTableWidgetItem(f"✓ {label}" if above else label)
+            if chosen is not None:
+                font = item.font()
+                font.setBold(above)
+                item.setFont(font)
+                item.setToolTip("above its threshold" if above else "below its threshold")
+            self.probabilities.setItem(r, 0, item)
             bar = QProgressBar()
             bar.setRange(0, 1000)
             bar.setValue(round(p * 1000))
             bar.setFormat(f"{p * 100:.1f}%")
             bar.setTextVisible(True)
+            if chosen is not None and not above:
+                bar.setEnabled(False)  # greyed: below the label's threshold
             self.probabilities.setCellWidget(r, 1, bar)
         self._fit_probabilities()
 
@@ -238,10 +458,7 @@ class InferencePage(QWidget):
 
     def _on_predict_failed(self, error: TaskError, folder: str) -> None:
         self._set_busy(False)
-        self.output.setText("")
-        self.score.setText("")
-        self.probabilities.setRowCount(0)
-        self._fit_probabilities()
+        self._clear_prediction()
         self.model_status.show_error(error.message)
 
     # A whole CSV ---------------------------------------------------------------------------------------
@@ -253,10 +470,45 @@ class InferencePage(QWidget):
             self.csv_status.show_error("Choose a model first: train one, or choose an exported model folder.")
             return
         source, _ = QFileDialog.getOpenFileName(
-            self, "Choose the CSV file to label", str(Path.home()), "CSV files (*.csv *.tsv *.txt);;All files (*)"
+            self,
+            "Choose the CSV file to label",
+            str(Path.home()),
+            "Data files (*.csv *.tsv *.txt *.conll);;All files (*)",
         )
         if not source:
             return
+        if self.outline.pair_column:
+            # Which column holds the second texts: the one named as in training, else the user says.
+            self.csv_status.show_message(f"Reading the columns of {Path(source).name}…", "info")
+            self._tasks.submit(
+                csv_columns, source, done=self._on_csv_columns_read, failed=self._on_csv_failed, context=source
+            )
+            return
+        self._choose_csv_output(folder, source, None)
+
+    def _on_csv_columns_read(self, columns: list[str], source: str) -> None:
+        pair = self.outline.pair_column
+        if pair in columns:
+            self._choose_csv_output(self.folder(), source, pair)
+            return
+        from studio.core.data import PAIR_NAMES
+
+        guess = next((i for i, c in enumerate(columns) if c.lower() in PAIR_NAMES), 0)
+        chosen, ok = QInputDialog.getItem(
+            self,
+            "Second text column",
+            f"The model was trained with the second text in {pair!r}, which {Path(source).name} does not have. "
+            "Which column holds the second text of each row?",
+            columns,
+            guess,
+            False,
+        )
+        if not ok or not chosen:
+            self.csv_status.clear_message()
+            return
+        self._choose_csv_output(self.folder(), source, chosen)
+
+    def _choose_csv_output(self, folder: str, source: str, pair_column: str | None) -> None:
         suggested = str(Path(source).with_name(f"{Path(source).stem}_predictions.csv"))
         dest, _ = QFileDialog.getSaveFileName(self, "Save the predictions as", suggested, "CSV files (*.csv)")
         if not dest:
@@ -274,6 +526,7 @@ class InferencePage(QWidget):
             source,
             dest,
             self._csv_stop,
+            pair_column=pair_column,
             done=self._on_csv_done,
             failed=self._on_csv_failed,
             progress=self._on_csv_progress,
@@ -294,7 +547,7 @@ class InferencePage(QWidget):
         self.csv_progress.setFormat(f"{rows:,} rows")
         self.csv_status.show_message(f"Wrote {rows:,} predictions to {dest}", "ok")
 
-    def _on_csv_failed(self, error: TaskError, dest: str) -> None:
+    def _on_csv_failed(self, error: TaskError, context: str) -> None:
         self._end_csv()
         self.csv_progress.setRange(0, 1)
         self.csv_progress.setValue(0)

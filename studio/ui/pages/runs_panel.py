@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton, QTreeWidget, QTreeWidget
 
 from studio.core.config import BUILTIN_MODEL
 from studio.core.runs import list_runs
-from studio.ui import formatting
+from studio.ui import figures, formatting
 from studio.ui.tasks import TaskError, TaskRunner
 from studio.ui.widgets import MessageLabel
 
@@ -23,7 +23,7 @@ class RunRow:
 
     path: str
     status: str
-    f1: float | None
+    result: str  # the task's main figure, titled: "Macro F1 0.8123", "Pearson 0.8412"; "" before there is one
     train_file: str
     model: str
     resumable: bool
@@ -34,11 +34,14 @@ def read_runs() -> list[RunRow]:
     rows = []
     for run in list_runs()[:MAX_RUNS]:
         config = run.config
+        metrics = run.metrics or {}
+        task = figures.task_of(metrics.get("task") or (config.task if config else None))
+        main = metrics.get(task.main_metric)
         rows.append(
             RunRow(
                 path=str(run.path),
                 status=run.status,
-                f1=(run.metrics or {}).get("f1"),
+                result=f"{task.main_metric_title} {formatting.metric(main)}" if main is not None else "",
                 train_file=Path(config.train_csv).name if config else "?",
                 model=_model_name(config.model) if config else "?",
                 resumable=run.resumable,
@@ -67,12 +70,12 @@ class RunsPanel(QWidget):
         self._training = False
         self.tree = QTreeWidget()
         self.tree.setObjectName("runsList")
-        self.tree.setHeaderLabels(["Run", "Status", "F1", "Data", "Model"])
+        self.tree.setHeaderLabels(["Run", "Status", "Result", "Data", "Model"])
         self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
         self.tree.setColumnWidth(0, 250)
         self.tree.setColumnWidth(1, 90)
-        self.tree.setColumnWidth(2, 60)
+        self.tree.setColumnWidth(2, 130)
         self.refresh_button = QPushButton("Refresh")
         self.resume_button = QPushButton("Resume")
         self.resume_button.setObjectName("resumeButton")
@@ -116,7 +119,7 @@ class RunsPanel(QWidget):
                 [
                     Path(r.path).name,
                     r.status,
-                    formatting.metric(r.f1) if r.f1 is not None else "",
+                    r.result,
                     r.train_file,
                     r.model,
                 ]

@@ -1,8 +1,9 @@
-"""TrainPage: the settings, Train and Stop, progress with ETA, live loss and F1 plots, the log and the runs."""
+"""TrainPage: the settings, Train and Stop, progress with ETA, live loss and score plots, the log and the runs."""
 
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core import events as ev
-from studio.ui import formatting
+from studio.ui import figures, formatting
 from studio.ui.pages.device_choice import DeviceChoice
 from studio.ui.pages.runs_panel import RunsPanel
 from studio.ui.pages.train_settings import HyperparameterForm
@@ -79,6 +80,7 @@ class TrainPage(QWidget):
         self.log.setPlaceholderText("What the training does appears here.")
         self.runs = RunsPanel(tasks)
         self._total_steps = 0
+        self._task = figures.task_of("single")  # the running task: its figures go on the plot and in the log
 
         left = QWidget()
         left.setObjectName("trainControls")
@@ -203,7 +205,11 @@ class TrainPage(QWidget):
             if kind == "LossLogged":
                 self.curves.add_loss(event["step"], event["loss"])
             elif kind == "Evaluated":
-                self.curves.add_evaluation(event["step"], event["loss"], event["f1"], event["accuracy"])
+                # Written by this version (main and scores) or by one before it (f1 and accuracy).
+                scores = event.get("scores") or {}
+                main = figures.number(event.get("main", scores.get(self._task.main_metric, event.get("f1"))))
+                accuracy = figures.number(scores.get("accuracy", event.get("accuracy")))
+                self.curves.add_evaluation(event["step"], event["loss"], main, accuracy)
         self.curves.redraw()
 
     # The run's events, on the GUI thread -------------------------------------------------------------
@@ -221,6 +227,8 @@ class TrainPage(QWidget):
 
     def _on_run_started(self, event: ev.RunStarted) -> None:
         self._total_steps = event.total_steps
+        self._task = task = figures.task_of(event.task)
+        self.curves.set_task(task.main_metric_title, "accuracy" in task.shown_scalars)
         self.progress.setRange(0, event.total_steps)
         self.progress.setValue(event.resumed_from_step)
         self.progress.setFormat(f"Step {event.resumed_from_step} of {event.total_steps}")
@@ -232,7 +240,7 @@ class TrainPage(QWidget):
         self.append_log(
             f"Training on {event.device} ({event.precision}), {event.total_steps} steps; "
             f"{formatting.count(event.trainable_parameters)} of {formatting.count(event.total_parameters)} "
-            f"parameters train; labels: {', '.join(event.labels)}"
+            f"parameters train; {task.title.lower()}" + (f", labels: {', '.join(event.labels)}" if event.labels else "")
         )
         self.curves.start(event.total_steps)
         if event.resumed_from_step:
@@ -254,10 +262,17 @@ class TrainPage(QWidget):
         self.curves.add_loss(event.step, event.loss)
 
     def _on_evaluated(self, event: ev.Evaluated) -> None:
-        self.curves.add_evaluation(event.step, event.loss, event.f1, event.accuracy)
+        task = self._task
+        scores = dict(event.scores)
+        self.curves.add_evaluation(event.step, event.loss, event.main, figures.number(scores.get("accuracy")))
+        shown = [
+            f"{figures.scalar_title(task, key)} {scores[key]:.4f}"
+            for key in task.shown_scalars
+            if isinstance(scores.get(key), (int, float)) and math.isfinite(scores[key])
+        ]
         self.append_log(
-            f"Step {event.step} (epoch {event.epoch:.2f}): validation loss {event.loss:.4f}, "
-            f"F1 {event.f1:.4f}, accuracy {event.accuracy:.4f}"
+            f"Step {event.step} (epoch {event.epoch:.2f}): validation loss {event.loss:.4f}"
+            + "".join(f", {text}" for text in shown)
         )
 
     def _on_message(self, event: ev.Message) -> None:
@@ -268,10 +283,7 @@ class TrainPage(QWidget):
         m = event.metrics
         if not event.stopped:
             self.progress.setValue(self.progress.maximum())
-        summary = (
-            f"F1 {formatting.metric(m.get('f1'))}, accuracy {formatting.metric(m.get('accuracy'))} "
-            f"after {formatting.duration(m.get('train_seconds'))} of training"
-        )
+        summary = f"{figures.headline(m)} after {formatting.duration(m.get('train_seconds'))} of training"
         if event.stopped:
             self.progress.setFormat("Stopped")
             self.status.show_message(

@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
+    QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.config import TrainConfig
 from studio.core.modeling import ModelInfo, trainable_after_freezing
+from studio.core.tasks import get_task
 from studio.ui import formatting
 from studio.ui.settings import Hyperparameters
 from studio.ui.widgets import MessageLabel, ScientificSpinBox, parse_number, row
@@ -46,10 +48,16 @@ class HyperparameterForm(QGroupBox):
         super().__init__("Settings", parent)
         self.info: ModelInfo | None = None
         self._problems: dict[str, str] = {}
+        self._task = "single"
+        self._setting_rate = False  # the form itself is changing the learning rate, not the user
 
         self.learning_rate = ScientificSpinBox()
         self.learning_rate.setObjectName("learningRate")
         self.learning_rate.setToolTip("How big each update of the weights is; 2e-5 to 1e-4 is usual for fine-tuning")
+        # Checked, the learning rate is the task's own (the config gets None): it follows the task chosen on the
+        # Data page. A rate typed or stepped to unchecks it; checking it again brings the task's back.
+        self.rate_follows_task = QCheckBox("task default")
+        self.rate_follows_task.setObjectName("learningRateFollowsTask")
         self.epochs = TrimmedDoubleSpinBox()
         self.epochs.setObjectName("epochs")
         self.epochs.setDecimals(2)
@@ -103,7 +111,7 @@ class HyperparameterForm(QGroupBox):
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.addRow("Learning rate", self.learning_rate)
+        form.addRow("Learning rate", row(self.learning_rate, self.rate_follows_task, stretch_first=True))
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Max length", self.max_length)
@@ -120,12 +128,19 @@ class HyperparameterForm(QGroupBox):
             widget.editingFinished.connect(self._on_field_edited)
         self.frozen_layers.valueChanged.connect(self._on_frozen_spin_changed)
         self.frozen_slider.valueChanged.connect(self._on_frozen_slider_changed)
+        self.learning_rate.valueChanged.connect(self._on_learning_rate_value_changed)
+        self.learning_rate.lineEdit().textEdited.connect(self._on_learning_rate_text_edited)
+        self.rate_follows_task.toggled.connect(self._on_rate_follows_task_toggled)
         self._on_frozen_spin_changed(self.frozen_layers.value())
 
     # Values ------------------------------------------------------------------------------------------
 
     def set_values(self, values: Hyperparameters) -> None:
-        self.learning_rate.setValue(values.learning_rate)
+        if values.learning_rate is None:
+            self._follow_task(True)
+        else:
+            self._follow_task(False)
+            self._set_rate(values.learning_rate)
         self.epochs.setValue(values.epochs)
         self.batch_size.setValue(values.batch_size)
         self.max_length.setValue(values.max_length)
@@ -140,7 +155,7 @@ class HyperparameterForm(QGroupBox):
             if widget.hasAcceptableInput():
                 widget.interpretText()
         return {
-            "learning_rate": self.learning_rate.value(),
+            "learning_rate": None if self.follows_task() else self.learning_rate.value(),
             "epochs": self.epochs.value(),
             "batch_size": self.batch_size.value(),
             "max_length": self.max_length.value(),
@@ -148,6 +163,56 @@ class HyperparameterForm(QGroupBox):
             "seed": self.seed.value(),
             "evaluations_per_epoch": self.evaluations.value(),
         }
+
+    # The learning rate follows the task -----------------------------------------------------------------
+
+    def set_task(self, name: str) -> None:
+        """The task the Data page shows: its learning rate is the one shown while the box is checked."""
+        self._task = name
+        self._show_task_rate()
+
+    def follows_task(self) -> bool:
+        """Whether the learning rate is left to the task (the config then gets None)."""
+        return self.rate_follows_task.isChecked()
+
+    def _follow_task(self, follow: bool) -> None:
+        self.rate_follows_task.blockSignals(True)
+        self.rate_follows_task.setChecked(follow)
+        self.rate_follows_task.blockSignals(False)
+        self._show_task_rate()
+
+    def _show_task_rate(self) -> None:
+        task = get_task(self._task)
+        rate = formatting.learning_rate(task.default_learning_rate)
+        self.rate_follows_task.setToolTip(
+            f"Use the learning rate that suits the task: {rate} for {task.title.lower()}. "
+            "Typing a rate of your own unchecks this."
+        )
+        if self.follows_task():
+            self._set_rate(task.default_learning_rate)
+            self._problems.pop("learning_rate", None)
+
+    def _set_rate(self, value: float) -> None:
+        self._setting_rate = True
+        try:
+            self.learning_rate.setValue(value)
+        finally:
+            self._setting_rate = False
+
+    @Slot(float)
+    def _on_learning_rate_value_changed(self, value: float) -> None:
+        if not self._setting_rate:
+            self._follow_task(False)  # stepped with the arrows or the wheel: the user's own rate
+
+    @Slot(str)
+    def _on_learning_rate_text_edited(self, text: str) -> None:
+        self._follow_task(False)
+
+    @Slot(bool)
+    def _on_rate_follows_task_toggled(self, checked: bool) -> None:
+        self._show_task_rate()
+        if checked:
+            self._show_problems()
 
     def store(self, into: Hyperparameters) -> None:
         for name, value in self.values().items():
