@@ -153,6 +153,12 @@ def read_table(path: str | Path) -> Table:
     head = raw[:HEAD_BYTES].decode(encoding, errors="ignore")
     if not head.strip() and (len(raw) <= HEAD_BYTES or not raw.decode(encoding).strip()):
         raise DataError(f"{name} is empty; a training file needs a header line and rows of text and labels.")
+    # A token-per-line NER file (CoNLL) becomes a table of sentences with the columns "tokens" and "tags".
+    from studio.core import conll
+
+    suffix = path.suffix.lower()
+    if suffix == ".conll" or (suffix in (".txt", ".tsv") and conll.looks_like_conll(head)):
+        return conll.read_conll(path, raw, encoding)
     # The bytes are parsed as a stream decoded piece by piece, never as one string: no copy of the whole file
     # (BytesIO shares the bytes), and the GIL is free between pieces. (Streaming from the file itself instead
     # measured worse: the reader then gave up the GIL at every 8 KiB read and the window waited longer.)
