@@ -65,7 +65,7 @@ class TrainConfig:
         None,
         "--pair-column",
         "column holding the second text of a pair (default: one named text_pair, sentence2, hypothesis... "
-        "when the task takes pairs)",
+        'when the task takes pairs; "" for none: the text alone)',
         metavar="NAME",
     )
     learning_rate: float | None = setting(

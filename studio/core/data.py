@@ -145,7 +145,8 @@ def find_pair_column(table: Table, text: str, label: str | None = None) -> str |
 
 def check_column(table: Table, name: str | None, kind: str) -> None:
     """DataError when a column chosen by name is not in the table."""
-    if name is not None and name not in table.columns:
+    # An empty name is "none": a second-text column turned off (--pair-column "").
+    if name and name not in table.columns:
         raise DataError(
             f"{table.path.name} has no column named {name!r}; its columns are "
             f"{', '.join(repr(c) for c in table.columns)}. Choose the {kind} column from those."

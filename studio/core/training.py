@@ -53,7 +53,8 @@ def run_training(config: TrainConfig, reporter: Reporter | None = None, stop: St
         task=examples.task,
         text_column=examples.columns.text,
         label_column=examples.columns.label,
-        pair_column=examples.columns.pair,
+        # "" (none) rather than None (look for one), so that a run trained on the text alone resumes so.
+        pair_column=examples.columns.pair or "",
     )
     run_dir = runs.create_run_dir(config)
     return _run(config, run_dir, reporter, stop, resume=False, examples=examples)

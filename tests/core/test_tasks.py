@@ -109,3 +109,15 @@ def test_a_pair_model_trains_exports_and_predicts_pairs(tmp_path, tiny_model_dir
     assert len(table.rows) == 240 and table.columns[-4:] == ("score", "p(contradiction)", "p(entailment)", "p(neutral)")
     card = (out / "README.md").read_text()
     assert "second text: `text_pair`" in card and '"text_pair": "The second text"' in card
+
+
+def test_an_empty_pair_column_trains_on_the_text_alone(tmp_path):
+    from studio.core.data import load_examples
+
+    rows = [(f"first {i}", f"second {i}", f"{i % 7}.{i % 3}") for i in range(60)]
+    path = write_csv(tmp_path / "scores.csv", rows, header=("text", "text_pair", "score"))
+    assert load_examples(path).columns.pair == "text_pair"  # found by name
+    alone = load_examples(path, pair_column="")
+    assert (alone.task, alone.columns.pair, alone.train_pairs) == ("regression", None, None)
+    with pytest.raises(DataError, match="needs a second text column"):
+        load_examples(path, task="pair", pair_column="")

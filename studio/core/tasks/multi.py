@@ -387,7 +387,7 @@ class MultiLabelTask(Task):
         )
 
     def columns(self, table: Table, text: str | None, label: str | None, pair: str | None) -> Columns:
-        if pair is not None and pair not in table.columns:
+        if pair and pair not in table.columns:
             infer_columns(table, pair)  # raises the sentence naming the columns
         if pair is None:
             # A second text found by name (text_pair, sentence2...) is read as the pair's other half.
@@ -396,7 +396,7 @@ class MultiLabelTask(Task):
         found = infer_columns(table, text, label, exclude=(pair,) if pair else ())
         if pair in (found.text, found.label):
             raise DataError(f"The column {pair!r} cannot be both the second text and the text or label.")
-        return Columns(found.text, found.label, pair)
+        return Columns(found.text, found.label, pair or None)
 
     def load(self, table: Table, validation: Table | None, columns: Columns, split: SplitSettings) -> Examples:
         # A row with an empty label cell is left out (and counted in a warning), as for single-label data: an

@@ -21,6 +21,8 @@ class PairTask(SingleLabelTask):
     def detect(
         self, table: Table, text: str | None = None, label: str | None = None, pair: str | None = None
     ) -> Detection | None:
+        if pair == "":
+            raise DataError("Sentence-pair classification needs a second text column; choose it as the pair column.")
         if pair is None:
             guess = infer_columns(table, text, label)
             pair = find_pair_column(table, guess.text, guess.label)
@@ -35,6 +37,8 @@ class PairTask(SingleLabelTask):
         )
 
     def columns(self, table: Table, text: str | None, label: str | None, pair: str | None) -> Columns:
+        if pair == "":
+            raise DataError("Sentence-pair classification needs a second text column; choose it as the pair column.")
         if pair is None:
             guess = infer_columns(table, text, label)
             pair = find_pair_column(table, guess.text, guess.label)

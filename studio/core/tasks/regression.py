@@ -376,7 +376,7 @@ class RegressionTask(Task):
                 found = infer_columns(table, text, found.label, exclude=(pair,))
         if pair in (found.text, found.label):
             raise DataError(f"The column {pair!r} cannot be both the second text and the text or label.")
-        return Columns(found.text, found.label, pair)
+        return Columns(found.text, found.label, pair or None)
 
     @staticmethod
     def _score_column(table: Table, exclude: tuple[str, ...]) -> str | None:

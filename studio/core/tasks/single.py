@@ -71,13 +71,13 @@ class SingleLabelTask(Task):
         )
 
     def columns(self, table: Table, text: str | None, label: str | None, pair: str | None) -> Columns:
-        if pair is not None and pair not in table.columns:
+        if pair and pair not in table.columns:
             infer_columns(table, pair)  # raises the sentence naming the columns
         exclude = (pair,) if pair else ()
         found = infer_columns(table, text, label, exclude=exclude)
         if pair in (found.text, found.label):
             raise DataError(f"The column {pair!r} cannot be both the second text and the text or label.")
-        return Columns(found.text, found.label, pair)
+        return Columns(found.text, found.label, pair or None)
 
     def load(self, table: Table, validation: Table | None, columns: Columns, split: SplitSettings) -> Examples:
         name = table.path.name

@@ -382,7 +382,7 @@ class TokenTask(Task):
         return Columns(text, label)
 
     def _refuse_pair(self, pair: str | None) -> None:
-        if pair is not None:
+        if pair:  # "" is "no second text", which is what this task takes
             raise DataError(
                 f"Token classification tags the words of one text; it takes no second text column ({pair!r})."
             )
