@@ -256,7 +256,8 @@ def _read_examples(config: TrainConfig, emit, resume: bool, examples: Examples |
             f"{len(examples.validation_texts)} validation rows"
             f"{' (held out from the training file)' if examples.split_from_train else ''}; "
             f"text {columns.text!r}{f' with {columns.pair!r}' if columns.pair else ''}, "
-            f"labels from {columns.label!r}: {shown}"
+            # One output (regression) has no label names to list, only its column.
+            f"labels from {columns.label!r}{f': {shown}' if len(examples.labels) > 1 else ''}"
         )
     )
     return examples
