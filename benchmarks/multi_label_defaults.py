@@ -11,11 +11,16 @@ labels with scikit-learn (zero_division=0). Systems (--variants, comma-separated
 
   plain:lr=X            the reference way: the model's own BCE loss (problem_type multi_label_classification),
                         no evaluation during training, the last model saved, threshold 0.5
-  studio                the task's defaults (studio.core.tasks.multi): its learning rate, its weighted BCE, per-label
-                        thresholds tuned on the validation rows and folded into the head at export; through the
-                        `studio train` CLI once the engine is wired to the tasks, else from the task's pieces on
-                        the studio's Trainer (StudioTrainer with the engine's arguments)
-  studio:lr=X:weight=none|sqrt   the same pieces with another learning rate or without the loss weighting
+  studio                the task's defaults (studio.core.tasks.multi): its learning rate (2e-4), BCE weighted by
+                        sqrt(negatives/positives) per label, a fresh head's bias set to the labels' base rates,
+                        per-label thresholds tuned on the validation rows and folded into the head at export;
+                        through the `studio train` CLI once the engine is wired to the tasks, else from the task's
+                        pieces on the studio's Trainer (StudioTrainer with the engine's arguments)
+  studio:lr=X:weight=none|sqrt   the task's pieces with another learning rate, or with plain BCE (weight=none)
+
+Measured 2026-11-30 (4,000 / 1,000 / 1,000 rows, 1 epoch, 2 shared CPU cores; results/2026-11-30-
+multi_label_defaults.json), test macro F1 through the pipeline at 0.5: plain 5e-5 0.000, plain 2e-4 0.000,
+studio (CLI) 0.313 (micro 0.419; its validation figure 0.363), studio with plain BCE 0.255.
 
 `--analyse` also scores threshold strategies offline from the pieces runs' saved validation and test logits.
 

@@ -69,7 +69,10 @@ class TrainConfig:
         metavar="NAME",
     )
     learning_rate: float | None = setting(
-        None, "--lr", "learning rate (default: the task's own: 5e-5 for single-label, pair)", metavar="LR"
+        None,
+        "--lr",
+        "learning rate (default: the task's own: 5e-5 single and pair, 2e-4 multi and regression, 3e-4 token)",
+        metavar="LR",
     )
     epochs: float = setting(3.0, "--epochs", "passes over the training data; a fraction trains part of the last one")
     batch_size: int = setting(32, "--batch-size", "texts per batch")
