@@ -372,7 +372,8 @@ def main(argv=None) -> int:
     if engines and padded:
         first = engines[0]
         targets["speedup_vs_ref_padded_at_least_3"] = (first["speedup_vs_ref_padded"] or 0) >= 3.0
-        targets["f1_within_0.01_of_ref_padded"] = abs(first["f1_vs_ref_padded"]) <= 0.01
+        # Entity F1 no more than 0.01 below the padded script's (above it is no failure).
+        targets["f1_within_0.01_of_ref_padded"] = first["f1_vs_ref_padded"] >= -0.01
     if engines and best_reference is not None:
         targets["f1_at_least_best_reference_minus_0.01"] = engines[0]["f1"] >= best_reference["f1"] - 0.01
 
