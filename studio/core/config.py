@@ -22,6 +22,9 @@ SCHEMA_VERSION = 1
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+SCHEDULERS = ("linear", "cosine", "constant")
+UNFREEZE_UNITS = ("steps", "epochs")
+CLASS_WEIGHTS = ("none", "balanced")
 
 
 def setting(default: Any, flag: str, help: str, **metadata: Any) -> Any:
@@ -82,8 +85,78 @@ class TrainConfig:
     validation_share: float = setting(
         0.1, "--validation-share", "share of the training file held out when there is no validation file"
     )
-    weight_decay: float = setting(0.01, "--weight-decay", "AdamW weight decay")
+    weight_decay: float = setting(0.01, "--weight-decay", "AdamW weight decay (not on biases and norms)")
+    scheduler: str = setting(
+        "linear",
+        "--scheduler",
+        "how the learning rate changes after the warm-up: linear (down to 0), cosine (down to 0), constant",
+        choices=SCHEDULERS,
+    )
     warmup_ratio: float = setting(0.0, "--warmup-ratio", "share of steps for learning-rate warm-up")
+    warmup_steps: int = setting(
+        0, "--warmup-steps", "learning-rate warm-up in steps; when above 0 it replaces --warmup-ratio", metavar="N"
+    )
+    layer_lr_decay: float = setting(
+        1.0,
+        "--layer-lr-decay",
+        "layer-wise learning-rate decay: each block's rate is the one above it times F, the head takes the full "
+        "rate (1 = the same rate everywhere; 0.8 to 0.95 is usual)",
+        metavar="F",
+    )
+    unfreeze_every: int | None = setting(
+        None,
+        "--unfreeze-every",
+        "gradual unfreezing: start with the head (and --unfreeze-start blocks) training and unfreeze one more "
+        "block from the top every N --unfreeze-unit (default: off, every block trains from the start)",
+        metavar="N",
+    )
+    unfreeze_unit: str = setting("epochs", "--unfreeze-unit", "what --unfreeze-every counts", choices=UNFREEZE_UNITS)
+    unfreeze_start: int = setting(
+        0, "--unfreeze-start", "gradual unfreezing: top blocks that train from the start besides the head", metavar="K"
+    )
+    lora: bool = setting(
+        False, "--lora", "train small LoRA adapters on the attention (and the head fully) instead of every weight"
+    )
+    lora_rank: int = setting(8, "--lora-rank", "LoRA: rank of each adapter", metavar="N")
+    lora_alpha: int = setting(
+        16, "--lora-alpha", "LoRA: scale of the adapters (alpha / rank multiplies them)", metavar="N"
+    )
+    lora_dropout: float = setting(0.1, "--lora-dropout", "LoRA: dropout on the adapters' input", metavar="P")
+    lora_targets: str | None = setting(
+        None,
+        "--lora-targets",
+        "LoRA: comma-separated names of the layers to adapt (default: the attention projections of the "
+        "architecture, such as query,key,value for BERT)",
+        metavar="NAMES",
+    )
+    early_stopping: int | None = setting(
+        None,
+        "--early-stopping",
+        "stop once the task's main figure has not improved for N evaluations in a row; the best checkpoint is "
+        "exported (default: off)",
+        metavar="N",
+    )
+    min_improvement: float = setting(
+        0.0, "--min-improvement", "early stopping: the least rise of the main figure that counts", metavar="D"
+    )
+    dropout: float | None = setting(
+        None,
+        "--dropout",
+        "dropout on the hidden states and the attention, replacing the model's own (default: the model's)",
+        metavar="P",
+    )
+    label_smoothing: float = setting(
+        0.0, "--label-smoothing", "share of each target spread over the other classes (0.1 is usual)", metavar="S"
+    )
+    class_weights: str = setting(
+        "none",
+        "--class-weights",
+        "weight of each class in the loss: none, balanced (rare classes count more), or LABEL=W,LABEL=W",
+        metavar="{none,balanced}",
+    )
+    oversample: bool = setting(
+        False, "--oversample", "repeat rows of rare classes so that each class is seen about as often as the largest"
+    )
     gradient_accumulation: int = setting(1, "--gradient-accumulation", "batches per optimizer step")
     evaluations_per_epoch: int = setting(1, "--evaluations-per-epoch", "validation passes per epoch")
     checkpoint_minutes: float = setting(
@@ -181,6 +254,7 @@ class TrainConfig:
             _finite(self.checkpoint_minutes) and self.checkpoint_minutes > 0,
             f"Minutes between checkpoints must be above 0 (got {self.checkpoint_minutes}).",
         )
+        self._method_problems(need)
         types = field_types(type(self))
         for f in fields(self):
             choices = f.metadata.get("choices")
@@ -194,6 +268,117 @@ class TrainConfig:
         # In field order, so that the first problem is the first setting on the form and in the file.
         return {f.name: found[f.name] for f in fields(self) if f.name in found}
 
+    def _method_problems(self, need) -> None:
+        """The fine-tuning methods' settings (LoRA, unfreezing, decay, early stopping, regularisation)."""
+        need(
+            "warmup_steps",
+            _int(self.warmup_steps) and self.warmup_steps >= 0,
+            f"The warm-up steps must be a whole number, 0 or more (got {self.warmup_steps}).",
+        )
+        need(
+            "layer_lr_decay",
+            _finite(self.layer_lr_decay) and 0 < self.layer_lr_decay <= 1,
+            f"The layer-wise learning-rate decay must be above 0 and at most 1 (got {self.layer_lr_decay}); "
+            "1 gives every block the same rate, 0.8 to 0.95 is usual.",
+        )
+        need(
+            "unfreeze_every",
+            self.unfreeze_every is None or (_int(self.unfreeze_every) and self.unfreeze_every >= 1),
+            f"Gradual unfreezing needs a whole number of {self.unfreeze_unit} of at least 1 between unfreezings "
+            f"(got {self.unfreeze_every}); leave it empty to train every block from the start.",
+        )
+        need(
+            "unfreeze_start",
+            _int(self.unfreeze_start) and self.unfreeze_start >= 0,
+            f"The blocks that train from the start must be 0 or more (got {self.unfreeze_start}).",
+        )
+        need(
+            "unfreeze_every",
+            not (self.lora is True and self.unfreeze_every is not None),
+            "Gradual unfreezing and LoRA cannot be combined: LoRA already trains only small adapters on a frozen "
+            "model; switch one of them off.",
+        )
+        need(
+            "lora_rank",
+            _int(self.lora_rank) and 1 <= self.lora_rank <= 1024,
+            f"The LoRA rank must be a whole number from 1 to 1024 (got {self.lora_rank}); 8 or 16 is usual.",
+        )
+        need(
+            "lora_alpha",
+            _number(self.lora_alpha) and self.lora_alpha > 0,
+            f"The LoRA alpha must be above 0 (got {self.lora_alpha}); twice the rank is usual.",
+        )
+        need(
+            "lora_dropout",
+            _finite(self.lora_dropout) and 0 <= self.lora_dropout < 1,
+            f"The LoRA dropout must be from 0 to below 1 (got {self.lora_dropout}).",
+        )
+        need(
+            "lora_targets",
+            self.lora_targets is None
+            or (isinstance(self.lora_targets, str) and all(n.strip() for n in self.lora_targets.split(","))),
+            f"The LoRA target layers must be names separated by commas, such as query,value (got "
+            f"{self.lora_targets!r}); leave it empty for the architecture's attention projections.",
+        )
+        need(
+            "early_stopping",
+            self.early_stopping is None or (_int(self.early_stopping) and self.early_stopping >= 1),
+            f"Early stopping needs a patience of at least 1 evaluation (got {self.early_stopping}); leave it empty "
+            "to train to the end.",
+        )
+        if self.early_stopping is not None and _int(self.early_stopping) and self.early_stopping >= 1:
+            evaluations = self.evaluation_count
+            need(
+                "early_stopping",
+                evaluations is None or evaluations > self.early_stopping,
+                f"Early stopping waits for {self.early_stopping} evaluations without improvement, but this run "
+                f"evaluates only {evaluations} times ({self.epochs:g} epochs x {self.evaluations_per_epoch} per "
+                "epoch), so it could never stop early; train for more epochs, evaluate more often, or lower the "
+                "patience.",
+            )
+        need(
+            "min_improvement",
+            _finite(self.min_improvement) and 0 <= self.min_improvement < 1,
+            f"The least improvement for early stopping must be from 0 to below 1 (got {self.min_improvement}).",
+        )
+        need(
+            "dropout",
+            self.dropout is None or (_finite(self.dropout) and 0 <= self.dropout < 1),
+            f"The dropout must be from 0 to below 1 (got {self.dropout}); 0.1 is usual.",
+        )
+        need(
+            "label_smoothing",
+            _finite(self.label_smoothing) and 0 <= self.label_smoothing < 1,
+            f"The label smoothing must be from 0 to below 1 (got {self.label_smoothing}); 0.1 is usual.",
+        )
+        need("class_weights", custom_class_weights(self.class_weights) is not None, _class_weights_problem(self))
+        if self.task in ("multi", "token"):
+            need(
+                "oversample",
+                not self.oversample,
+                "Oversampling repeats the rows of rare classes, and a row of a multi-label or token run has no single "
+                "class; use class weights instead.",
+            )
+        if self.task == "regression":
+            for name, on in (
+                ("label_smoothing", self.label_smoothing),
+                ("class_weights", self.class_weights != "none"),
+                ("oversample", self.oversample),
+            ):
+                need(
+                    name,
+                    not on,
+                    "A regression run predicts a number and has no classes, so label smoothing, class weights and "
+                    "oversampling do not apply; switch them off.",
+                )
+
+    @property
+    def evaluation_count(self) -> int | None:
+        """How many evaluations the run makes (None when the settings cannot say)."""
+        if not (_finite(self.epochs) and _int(self.evaluations_per_epoch)) or self.epochs <= 0:
+            return None
+        return max(1, math.ceil(self.epochs * self.evaluations_per_epoch - 1e-9))
+
     def validate(self) -> TrainConfig:
         """Raise ConfigError naming the first impossible setting; return self when all is well."""
         problems = self.problems()
@@ -203,12 +388,16 @@ class TrainConfig:
 
     @property
     def effective_learning_rate(self) -> float:
-        """The learning rate the run uses: the one set, else the task's default (single-label's when undecided)."""
+        """The learning rate the run uses: the one set, else the task's default (single-label's when undecided).
+
+        With LoRA the default is the task's LoRA rate: adapters start at zero and need a larger step.
+        """
         if self.learning_rate is not None:
             return float(self.learning_rate)
         from studio.core.tasks import get_task
 
-        return get_task(self.task or "single").default_learning_rate
+        task = get_task(self.task or "single")
+        return task.default_lora_learning_rate if self.lora is True else task.default_learning_rate
 
     def with_changes(self, **changes) -> TrainConfig:
         return replace(self, **changes)
@@ -266,6 +455,32 @@ class TrainConfig:
             message = next(iter(problems.values()))
             raise ConfigError(f"The settings file {path} cannot be used: {message[0].lower()}{message[1:]}")
         return config
+
+
+def custom_class_weights(value: Any) -> dict[str, float] | None:
+    """{} for none or balanced (no custom weights), {label: weight} for "LABEL=W,...", None when unreadable."""
+    if value in CLASS_WEIGHTS:
+        return {}
+    if not isinstance(value, str) or "=" not in value:
+        return None
+    weights: dict[str, float] = {}
+    for part in value.split(","):
+        label, _, number = part.rpartition("=")
+        try:
+            weight = float(number)
+        except ValueError:
+            return None
+        if not label.strip() or not math.isfinite(weight) or weight <= 0:
+            return None
+        weights[label.strip()] = weight
+    return weights
+
+
+def _class_weights_problem(config: TrainConfig) -> str:
+    return (
+        f"The class weights must be none, balanced, or weights by label such as spam=3,ham=1 with each weight "
+        f"above 0 (got {config.class_weights!r})."
+    )
 
 
 def field_types(cls: type = TrainConfig) -> dict[str, tuple[type, bool]]:

@@ -84,6 +84,27 @@ class RunStarted(Event):
 
 
 @dataclass(frozen=True)
+class LayersPlanned(Event):
+    """The layer map at the start of training: one dict per block (layer_plan.Block.to_dict), bottom to top.
+
+    `groups` lists the optimizer's parameter groups as set up: block, peak learning rate, weight decay, parameters.
+    """
+
+    blocks: tuple[dict, ...]
+    groups: tuple[dict, ...] = ()
+
+
+@dataclass(frozen=True)
+class BlocksUnfrozen(Event):
+    """Gradual unfreezing: these blocks (by name) train from this step on."""
+
+    step: int
+    epoch: float
+    blocks: tuple[str, ...]
+    trainable_parameters: int
+
+
+@dataclass(frozen=True)
 class Progress(Event):
     step: int
     total_steps: int

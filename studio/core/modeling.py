@@ -244,15 +244,17 @@ def load_for_training(
     trust_remote_code: bool = False,
     model_class=None,
     head: dict | None = None,
+    dropout: float | None = None,
 ):
     """Load (model, tokenizer, source) with a fresh head: `model_class` (an Auto class) configured by `head`.
 
     Without them, a sequence classifier for `labels`; a task passes its own (tasks.Task.model_class/model_config).
+    `dropout` replaces the model's dropout on the hidden states and the attention.
     """
     from transformers import AutoModelForSequenceClassification
 
     source = resolve_source(spec)
-    load_config(source, trust_remote_code, allow_pickle)
+    config = load_config(source, trust_remote_code, allow_pickle)
     tokenizer = load_tokenizer(source, trust_remote_code)
     if head is None:
         head = {
@@ -260,6 +262,8 @@ def load_for_training(
             "id2label": dict(enumerate(labels)),
             "label2id": {name: i for i, name in enumerate(labels)},
         }
+    if dropout is not None:
+        head = {**head, **dropout_settings(config, dropout)}
     try:
         model = (model_class or AutoModelForSequenceClassification).from_pretrained(
             source.location,
@@ -279,6 +283,30 @@ def load_for_training(
     if model.config.pad_token_id is None and tokenizer.pad_token_id is not None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer, source
+
+
+# The config keys of the hidden-state and attention dropout across architectures (BERT's family, DistilBERT...).
+_DROPOUT_KEYS = (
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "dropout",
+    "attention_dropout",
+    "hidden_dropout",
+    "attention_probs_dropout",
+)
+
+
+def dropout_settings(config, dropout: float) -> dict:
+    """The config values that set this architecture's dropout; refuse a model with none the studio knows."""
+    found = {key: float(dropout) for key in _DROPOUT_KEYS if isinstance(getattr(config, key, None), (int, float))}
+    if not found:
+        from studio.core.errors import ConfigError
+
+        raise ConfigError(
+            f"This {config.model_type} model has no dropout setting the studio knows, so the dropout cannot be "
+            "changed; leave the dropout empty to keep the model's own."
+        )
+    return found
 
 
 def transformer_blocks(model):

@@ -23,6 +23,10 @@ EVENTS_FILE = "events.jsonl"
 STATUS_FILE = "status.json"
 CHECKPOINTS = "checkpoints"
 MODEL = "model"
+# The layer map and the optimizer's groups as the run set them up (each block's rate, state and weights).
+LAYERS_FILE = "layers.json"
+# A LoRA run's adapter alone (studio export --adapter-only); MODEL holds the merged model.
+ADAPTER = "adapter"
 
 
 def is_main_process() -> bool:
@@ -58,6 +62,15 @@ def write_status(run_dir: Path, status: str, **extra) -> None:
     tmp = run_dir / f".{STATUS_FILE}.tmp"
     tmp.write_text(json.dumps(data), encoding="utf-8")
     os.replace(tmp, run_dir / STATUS_FILE)
+
+
+def write_layers(run_dir: Path, blocks: list[dict], groups: list[dict]) -> None:
+    """Keep the layer plan and the optimizer's groups (the per-block learning rates) in the run folder."""
+    if not is_main_process():
+        return
+    tmp = run_dir / f".{LAYERS_FILE}.tmp"
+    tmp.write_text(json.dumps({"blocks": blocks, "groups": groups}, indent=1), encoding="utf-8")
+    os.replace(tmp, run_dir / LAYERS_FILE)
 
 
 def read_status(run_dir: Path) -> dict:

@@ -15,7 +15,12 @@ from transformers.trainer_pt_utils import get_length_grouped_indices
 
 from studio.core.config import TrainConfig
 from studio.core.devices import supports_tf32
+from studio.core.layer_plan import Block
+from studio.core.rare_classes import LossOptions
 from studio.core.tasks.base import Examples, Task
+
+# TrainConfig.scheduler -> the Trainer's lr_scheduler_type; each warms up first (warmup_steps or warmup_ratio).
+SCHEDULER_TYPES = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}
 
 
 class SeededLengthGroupedSampler(Sampler):
@@ -72,10 +77,29 @@ def _lengths(dataset) -> list[int]:
 
 
 class StudioTrainer(Trainer):
-    """Trainer whose batch order is reproducible across stop and resume."""
+    """Trainer whose batch order is reproducible across stop and resume, with an optimizer group per block."""
 
     # A task whose metrics match predictions to the validation rows (NER's worst sentences) needs them in order.
     keep_eval_order = False
+    # The layer plan (layer_plan.plan_layers) the optimizer's groups follow; None: the Trainer's own two groups.
+    plan: list[Block] | None = None
+    lora = False
+    # The groups as set up (block, rate, weight decay, parameters), once the optimizer exists.
+    described_groups: tuple[dict, ...] = ()
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is not None or self.plan is None:
+            return super().create_optimizer(model)
+        from studio.core.param_groups import optimizer_groups
+
+        model = self.model if model is None else model
+        decay_names = set(self.get_decay_parameter_names(model))
+        groups, described = optimizer_groups(model, self.plan, self.args.weight_decay, decay_names, self.lora)
+        self.described_groups = tuple(described)
+        optimizer_cls, kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+        # Each group carries its block's rate; the Trainer's scheduler scales every group's rate alike.
+        self.optimizer = optimizer_cls(groups, **kwargs)
+        return self.optimizer
 
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
@@ -127,7 +151,9 @@ def training_arguments(config: TrainConfig, output_dir: Path, train_rows: int, d
         per_device_eval_batch_size=max(config.batch_size, 32),
         gradient_accumulation_steps=config.gradient_accumulation,
         weight_decay=config.weight_decay,
-        warmup_steps=float(config.warmup_ratio),  # a float below 1 is a share of all steps
+        lr_scheduler_type=SCHEDULER_TYPES[config.scheduler],
+        # A whole number is steps; a float below 1 is a share of all steps.
+        warmup_steps=int(config.warmup_steps) if config.warmup_steps > 0 else float(config.warmup_ratio),
         seed=config.seed,
         eval_strategy="steps",
         eval_steps=eval_steps,
@@ -149,7 +175,8 @@ def training_arguments(config: TrainConfig, output_dir: Path, train_rows: int, d
         report_to="none",
         disable_tqdm=True,
         dataloader_num_workers=0,
-        # Every parameter of an encoder classifier takes part in the forward pass.
+        # Every parameter of an encoder classifier takes part in the forward pass (a frozen block's gradients are
+        # dropped after the all-reduce: unfreezing.GradualUnfreezing).
         ddp_find_unused_parameters=False,
     )
 
@@ -167,13 +194,19 @@ def make_trainer(
     callbacks: list[TrainerCallback],
     task: Task,
     examples: Examples,
+    plan: list[Block] | None = None,
+    loss_options: LossOptions | None = None,
 ) -> StudioTrainer:
-    """The Trainer for this config and task, writing its checkpoints to output_dir."""
+    """The Trainer for this config and task, writing its checkpoints to output_dir.
+
+    `plan` sets the optimizer's groups (a rate per block, the blocks that ever train); `loss_options` the class
+    weights and label smoothing.
+    """
     args = training_arguments(config, output_dir, len(train_ds), device, precision)
     # Tensor cores want lengths in multiples of 8; the CPU gains nothing from the extra padding.
     pad_to = 8 if device == "cuda" else None
     collator = task.collator(tokenizer, pad_to)
-    loss = task.loss(examples)
+    loss = task.loss(examples, loss_options)
     # Batches of similar length waste little compute on padding (StudioTrainer's sampler).
     trainer = StudioTrainer(
         model=model,
@@ -187,6 +220,8 @@ def make_trainer(
         callbacks=callbacks,
     )
     trainer.keep_eval_order = bool(getattr(task, "needs_eval_order", False))
+    trainer.plan = plan
+    trainer.lora = bool(config.lora)
     # With tqdm off, the Trainer prints every log dict to stdout; our events say the same, once.
     trainer.remove_callback(PrinterCallback)
     return trainer

@@ -14,11 +14,24 @@ from studio.core import runs
 from studio.core.config import TrainConfig
 from studio.core.devices import is_out_of_memory, release_accelerator_memory
 from studio.core.errors import ConfigError, ExportError, OutOfMemoryError, StudioError
-from studio.core.events import Failed, Finished, Message, Reporter, RunCreated, RunStarted, StopToken
+from studio.core.events import (
+    Failed,
+    Finished,
+    LayersPlanned,
+    Message,
+    Reporter,
+    RunCreated,
+    RunStarted,
+    StopToken,
+)
+from studio.core.layer_plan import trainable_parameters
 
 if TYPE_CHECKING:
     from studio.core.callback import StudioCallback
+    from studio.core.early_stopping import EarlyStopping
+    from studio.core.layer_plan import Block
     from studio.core.modeling import ModelSource
+    from studio.core.rare_classes import LossOptions
     from studio.core.tasks.base import Examples, Task, TaskMetrics
     from studio.core.trainer import TrainBegins
 
@@ -56,6 +69,8 @@ def run_training(config: TrainConfig, reporter: Reporter | None = None, stop: St
         # "" (none) rather than None (look for one), so that a run trained on the text alone resumes so.
         pair_column=examples.columns.pair or "",
     )
+    # Some settings only fail for the task found in the file (label smoothing on a regression, say).
+    config.validate()
     run_dir = runs.create_run_dir(config)
     return _run(config, run_dir, reporter, stop, resume=False, examples=examples)
 
@@ -140,6 +155,8 @@ class _Prepared:
     callback: StudioCallback
     begins: TrainBegins
     checkpoint: Path | None
+    plan: list[Block]
+    early_stopping: EarlyStopping | None
 
 
 def _train(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, examples=None) -> TrainResult:
@@ -153,6 +170,7 @@ def _prepare(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, examp
     """Read the data and the model, and build the Trainer; RunStarted follows once train() has counted the steps."""
     from studio.core.callback import StudioCallback
     from studio.core.devices import choose_device, choose_precision
+    from studio.core.early_stopping import EarlyStopping
     from studio.core.tasks import get_task
     from studio.core.trainer import TrainBegins, make_trainer
 
@@ -160,10 +178,21 @@ def _prepare(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, examp
     task = get_task(examples.task)
     device = choose_device(config.device)
     precision = choose_precision(device, config.precision)
-    model, tokenizer, source, trainable, total = _load_model(config, task, examples, emit)
+    model, tokenizer, source, plan = _load_model(config, task, examples, emit)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    if config.lora:
+        # The head's trained copy sits beside the frozen original: count the model as exported.
+        total = sum(b.parameters for b in plan)
+    else:
+        trainable = trainable_parameters(plan)
     train_ds, val_ds = task.tokenize(examples, tokenizer, config.max_length)
+    train_ds = _oversample(config, examples, train_ds, emit)
 
     def started(state) -> None:
+        groups = list(trainer.described_groups) or _default_groups(plan, config)
+        runs.write_layers(run_dir, [b.to_dict() for b in plan], groups)
+        emit(LayersPlanned(blocks=tuple(b.to_dict() for b in plan), groups=tuple(groups)))
         emit(
             RunStarted(
                 run_dir=str(run_dir),
@@ -185,6 +214,24 @@ def _prepare(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, examp
         emit, stop, computer, examples.labels, config.checkpoint_minutes * 60, task.name, task.main_metric
     )
     begins = TrainBegins(started)
+    callbacks: list = [begins, callback]
+    early = None
+    if config.early_stopping is not None:
+        early = EarlyStopping(
+            config.early_stopping, config.min_improvement, task.main_metric, task.main_metric_title, emit
+        )
+        callbacks.append(early)
+    if config.unfreeze_every is not None:
+        import os
+
+        from studio.core.param_groups import block_parameters
+        from studio.core.unfreezing import GradualUnfreezing
+
+        distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        callbacks.append(GradualUnfreezing(plan, block_parameters(model), emit, distributed))
+    # One optimizer group per block only where the blocks' rates or schedules differ: the Trainer's own two
+    # groups are quicker to step.
+    grouped = config.layer_lr_decay != 1 or config.unfreeze_every is not None
     trainer = make_trainer(
         config,
         run_dir / runs.CHECKPOINTS,
@@ -195,9 +242,11 @@ def _prepare(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, examp
         device,
         precision,
         computer,
-        [begins, callback],
+        callbacks,
         task,
         examples,
+        plan=plan if grouped else None,
+        loss_options=_loss_options(config, task, examples, emit),
     )
     checkpoint = runs.last_checkpoint(run_dir) if resume else None
     if checkpoint is not None:
@@ -220,6 +269,8 @@ def _prepare(config: TrainConfig, run_dir: Path, emit, stop, resume: bool, examp
         callback=callback,
         begins=begins,
         checkpoint=checkpoint,
+        plan=plan,
+        early_stopping=early,
     )
 
 
@@ -264,10 +315,11 @@ def _read_examples(config: TrainConfig, emit, resume: bool, examples: Examples |
 
 
 def _load_model(config: TrainConfig, task: Task, examples: Examples, emit):
-    """(model, tokenizer, source, trainable parameters, all parameters), with the configured layers frozen."""
+    """(model, tokenizer, source, layer plan): the model with LoRA adapters or its frozen layers, as configured."""
     from transformers import set_seed
 
-    from studio.core.modeling import freeze_layers, load_for_training, max_length_of
+    from studio.core.layer_plan import FROZEN, plan_layers
+    from studio.core.modeling import freeze_layers, layer_parameter_counts, load_for_training, max_length_of
 
     # Seed before the head is initialised so that a run, and its resumption, start from the same weights.
     set_seed(config.seed)
@@ -279,6 +331,7 @@ def _load_model(config: TrainConfig, task: Task, examples: Examples, emit):
         config.trust_remote_code,
         model_class=task.model_class(),
         head=task.model_config(examples),
+        dropout=config.dropout,
     )
     limit = max_length_of(model.config, tokenizer)
     if config.max_length > limit:
@@ -286,9 +339,113 @@ def _load_model(config: TrainConfig, task: Task, examples: Examples, emit):
             f"This model reads at most {limit} tokens; set the maximum length to {limit} or less "
             f"(it is {config.max_length})."
         )
+    if config.dropout is not None:
+        emit(Message(f"Dropout set to {config.dropout:g} on the hidden states and the attention"))
+    counts = layer_parameter_counts(model)
+    if config.lora:
+        from studio.core.lora import adapter_parameter_counts, apply_lora
+
+        if config.freeze_layers:
+            emit(
+                Message(
+                    f"LoRA is on, so the {config.freeze_layers} frozen layers are ignored: the whole model is frozen "
+                    "and only the adapters and the head train.",
+                    level="warning",
+                )
+            )
+        plan = plan_layers(config, counts, adapter_parameter_counts(model, config))
+        model = apply_lora(model, config, task)
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        total = sum(b.parameters for b in plan)
+        emit(
+            Message(
+                f"LoRA rank {config.lora_rank}, alpha {config.lora_alpha:g}: {trainable:,} of {total:,} parameters "
+                f"train ({trainable / max(total, 1):.1%}: the adapters and the head)"
+            )
+        )
+        return model, tokenizer, source, plan
+    plan = plan_layers(config, counts)
     trainable, total = freeze_layers(model, config.freeze_layers)
-    emit(Message(f"{trainable:,} of {total:,} parameters will train ({config.freeze_layers} layers frozen)"))
-    return model, tokenizer, source, trainable, total
+    if config.unfreeze_every is not None:
+        emit(Message(_unfreezing_sentence(config, plan)))
+    else:
+        emit(Message(f"{trainable:,} of {total:,} parameters will train ({config.freeze_layers} layers frozen)"))
+    if config.layer_lr_decay != 1:
+        rates = ", ".join(f"{b.name} {b.learning_rate:.2e}" for b in reversed(plan) if b.state != FROZEN)
+        emit(Message(f"Layer-wise learning rates (decay {config.layer_lr_decay:g}): {rates}"))
+    return model, tokenizer, source, plan
+
+
+def _unfreezing_sentence(config: TrainConfig, plan: list[Block]) -> str:
+    """What gradual unfreezing will do in this run, and which blocks the run ends too soon to reach."""
+    from studio.core.layer_plan import FROZEN, UNFREEZES
+
+    first = [b.name for b in reversed(plan) if b.state not in (FROZEN, UNFREEZES)]
+    waiting = sorted((b for b in plan if b.state == UNFREEZES), key=lambda b: b.unfreezes_at or 0)
+    unit = config.unfreeze_unit[:-1]
+    text = f"Gradual unfreezing: {', '.join(first)} train{'s' if len(first) == 1 else ''} from the start"
+    if not waiting:
+        return text + "; no block is left to unfreeze."
+    text += (
+        f", then one more block every {config.unfreeze_every} {config.unfreeze_unit}: {waiting[0].name} at "
+        f"{unit} {waiting[0].unfreezes_at} ... {waiting[-1].name} at {unit} {waiting[-1].unfreezes_at}"
+    )
+    if config.unfreeze_unit == "epochs":
+        late = [b.name for b in waiting if (b.unfreezes_at or 0) >= config.epochs]
+        if late:
+            text += f"; the run ends after {config.epochs:g} epochs, before {', '.join(late)} unfreeze"
+    return text + "."
+
+
+def _loss_options(config: TrainConfig, task: Task, examples: Examples, emit) -> LossOptions:
+    """Class weights (none, balanced, by label) and label smoothing for the task's loss."""
+    from studio.core.rare_classes import LossOptions, class_weight_vector
+
+    weights = None
+    if config.class_weights != "none":
+        if task.name == "multi" and config.class_weights == "balanced":
+            emit(Message("Multi-label training already weighs each label's positives by its rarity (balanced)."))
+        else:
+            ids = examples.train_labels
+            if task.name == "token":
+                ids = [tag for row in ids for tag in row]
+            elif task.name == "multi":
+                ids = list(range(len(examples.labels)))  # custom weights only: by name
+            weights = class_weight_vector(config.class_weights, ids, examples.labels)
+            if weights is not None:
+                shown = ", ".join(f"{n} {w:.2f}" for n, w in zip(examples.labels[:12], weights, strict=False))
+                emit(Message(f"Class weights in the loss: {shown}{' ...' if len(weights) > 12 else ''}"))
+    if config.label_smoothing:
+        emit(Message(f"Label smoothing {config.label_smoothing:g}"))
+    return LossOptions(class_weights=weights, label_smoothing=float(config.label_smoothing))
+
+
+def _oversample(config: TrainConfig, examples: Examples, train_ds, emit):
+    """The training rows with rare classes repeated, when asked (single-label and pair tasks)."""
+    if not config.oversample:
+        return train_ds
+    from collections import Counter
+
+    from studio.core.rare_classes import oversampled_indices
+
+    indices = oversampled_indices(examples.train_labels, config.seed)
+    before = Counter(examples.train_labels)
+    emit(
+        Message(
+            f"Oversampling rare classes: {len(train_ds):,} training rows become {len(indices):,} "
+            f"(each class about {max(before.values()):,} rows a pass)"
+        )
+    )
+    return train_ds.select(indices)
+
+
+def _default_groups(plan: list[Block], config: TrainConfig) -> list[dict]:
+    """The rates the Trainer's own optimizer gives when every block shares one (no per-block groups)."""
+    return [
+        {"block": b.name, "learning_rate": b.learning_rate, "weight_decay": config.weight_decay, "parameters": n}
+        for b in plan
+        if (n := b.trainable_parameters)
+    ]
 
 
 def _fit(prepared: _Prepared, stop) -> float:
@@ -311,8 +468,17 @@ def _finish(prepared: _Prepared, emit, train_seconds: float) -> TrainResult:
         from studio.core.export import export_folder, export_model
 
         card = _card(config, prepared, metrics)
-        prepared.task.prepare_export(trainer.model, prepared.examples, prepared.computer.last_report or {})
-        export_model(model_dir, trainer.model, prepared.tokenizer, card, metrics)
+        model = trainer.model
+        if config.lora:
+            from studio.core.lora import merged, save_adapter
+
+            # The adapter alone (studio export --adapter-only), then the standard folder with it merged in:
+            # loads in transformers.pipeline with no peft installed.
+            save_adapter(model, run_dir / runs.ADAPTER)
+            prepared.tokenizer.save_pretrained(run_dir / runs.ADAPTER)
+            model = merged(model)
+        prepared.task.prepare_export(model, prepared.examples, prepared.computer.last_report or {})
+        export_model(model_dir, model, prepared.tokenizer, card, metrics)
         if config.output_dir:
             try:
                 output_dir = export_folder(model_dir, config.output_dir)
@@ -349,6 +515,9 @@ def _final_metrics(prepared: _Prepared, train_seconds: float) -> dict:
     # The best checkpoint is loaded at the end of training; evaluate it once more for the final report,
     # which the Finished event carries (not a point on the live curves).
     callback.report_evaluations = False
+    early = prepared.early_stopping
+    if early is not None:
+        early.active = False
     trainer.evaluate()
     report = prepared.computer.last_report or {}
     steps = trainer.state.global_step - prepared.begins.first_step
@@ -359,11 +528,54 @@ def _final_metrics(prepared: _Prepared, train_seconds: float) -> dict:
         "train_seconds": round(train_seconds, 2),
         "train_samples_per_second": round(samples / max(train_seconds, 1e-9), 2),
         "epochs_completed": round(float(trainer.state.epoch or 0), 4),
-        "stopped_early": callback.stopped,
+        # Ended before its last step: stopped by the user or by early stopping (stop_reason says which).
+        "stopped_early": callback.stopped or bool(early and early.triggered),
+        "stop_reason": "early stopping" if early and early.triggered else "user" if callback.stopped else None,
+        "best_step": _best_step(trainer.state),
+        "trainable_parameters": trainable_parameters(prepared.plan),
+        "total_parameters": sum(b.parameters for b in prepared.plan),
         "labels": list(prepared.examples.labels),
         "device": prepared.device,
         "precision_mode": prepared.precision,
     }
+
+
+def _best_step(state) -> int | None:
+    """The step of the checkpoint chosen as best (the one exported), or the last step when none was chosen."""
+    name = Path(state.best_model_checkpoint or "").name
+    if name.startswith("checkpoint-") and name[len("checkpoint-") :].isdigit():
+        return int(name[len("checkpoint-") :])
+    return int(state.global_step) if state.global_step else None
+
+
+def _methods(config: TrainConfig) -> dict:
+    """The fine-tuning methods' settings in force, by their card names (only those switched on or changed)."""
+    found: dict = {"scheduler": config.scheduler}
+    if config.warmup_steps:
+        found["warm-up steps"] = config.warmup_steps
+    if config.lora:
+        found["LoRA"] = (
+            f"rank {config.lora_rank}, alpha {config.lora_alpha:g}, dropout {config.lora_dropout:g}, "
+            f"targets {config.lora_targets or 'the attention projections'}"
+        )
+    if config.unfreeze_every is not None:
+        found["gradual unfreezing"] = (
+            f"one block every {config.unfreeze_every} {config.unfreeze_unit}, "
+            f"top {config.unfreeze_start} from the start"
+        )
+    if config.layer_lr_decay != 1:
+        found["layer-wise learning-rate decay"] = config.layer_lr_decay
+    if config.early_stopping is not None:
+        found["early stopping"] = f"patience {config.early_stopping}, min improvement {config.min_improvement:g}"
+    if config.dropout is not None:
+        found["dropout"] = config.dropout
+    if config.label_smoothing:
+        found["label smoothing"] = config.label_smoothing
+    if config.class_weights != "none":
+        found["class weights"] = config.class_weights
+    if config.oversample:
+        found["oversampling"] = "rare classes repeated"
+    return found
 
 
 def _card(config: TrainConfig, prepared: _Prepared, metrics: dict) -> dict:
@@ -402,5 +614,6 @@ def _card(config: TrainConfig, prepared: _Prepared, metrics: dict) -> dict:
             "weight decay": config.weight_decay,
             "warm-up share": config.warmup_ratio,
             "seed": config.seed,
+            **_methods(config),
         },
     }

@@ -40,6 +40,24 @@ FLAGS = {
     "allow_pickle": "--allow-pickle",
     "trust_remote_code": "--trust-remote-code",
     "output_dir": "--output",
+    # Issue 13's methods: names the issue fixes as a contract.
+    "scheduler": "--scheduler",
+    "warmup_steps": "--warmup-steps",
+    "layer_lr_decay": "--layer-lr-decay",
+    "unfreeze_every": "--unfreeze-every",
+    "unfreeze_unit": "--unfreeze-unit",
+    "unfreeze_start": "--unfreeze-start",
+    "lora": "--lora",
+    "lora_rank": "--lora-rank",
+    "lora_alpha": "--lora-alpha",
+    "lora_dropout": "--lora-dropout",
+    "lora_targets": "--lora-targets",
+    "early_stopping": "--early-stopping",
+    "min_improvement": "--min-improvement",
+    "dropout": "--dropout",
+    "label_smoothing": "--label-smoothing",
+    "class_weights": "--class-weights",
+    "oversample": "--oversample",
 }
 
 

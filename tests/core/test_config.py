@@ -78,11 +78,11 @@ def test_a_file_with_some_settings_takes_defaults_for_the_rest(tmp_path):
 
 def test_unknown_settings_are_ignored_with_a_log_line(tmp_path, caplog):
     path = tmp_path / "newer.json"
-    path.write_text(json.dumps({"schema_version": 99, "train_csv": "a.csv", "lora_rank": 8, "epochs": 1}))
+    path.write_text(json.dumps({"schema_version": 99, "train_csv": "a.csv", "prompt_tuning_tokens": 8, "epochs": 1}))
     with caplog.at_level(logging.INFO, logger="studio.core.config"):
         config = TrainConfig.load(path)
     assert config == TrainConfig(train_csv="a.csv", epochs=1)
-    assert any("lora_rank" in r.getMessage() for r in caplog.records)
+    assert any("prompt_tuning_tokens" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from studio.core.csvio import Table
+    from studio.core.rare_classes import LossOptions
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,8 @@ class Task:
     problem_type: ClassVar[str | None] = "single_label_classification"
     # The learning rate used when the user leaves it to the task (TrainConfig.learning_rate is None).
     default_learning_rate: ClassVar[float] = 5e-5
+    # LoRA's adapters start at zero and are few: they need about ten times full fine-tuning's step.
+    default_lora_learning_rate: ClassVar[float] = 5e-4
     # Whether the rows can carry a second text (the tokenizer's pair encoding).
     takes_pairs: ClassVar[bool] = True
 
@@ -203,9 +206,16 @@ class Task:
 
         return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
 
-    def loss(self, examples: Examples) -> Callable | None:
-        """A Trainer compute_loss_func (outputs, labels, num_items_in_batch) -> loss, or None for the model's own."""
-        return None
+    def loss(self, examples: Examples, options: LossOptions | None = None) -> Callable | None:
+        """A Trainer compute_loss_func (outputs, labels, num_items_in_batch) -> loss, or None for the model's own.
+
+        Class weights and label smoothing (`options`) make it a weighted, smoothed cross-entropy over the classes.
+        """
+        if options is None or options.plain:
+            return None
+        from studio.core.rare_classes import WeightedCrossEntropy
+
+        return WeightedCrossEntropy(options)
 
     # ---- metrics ----------------------------------------------------------------------------------------
     def metrics(self, examples: Examples) -> TaskMetrics:

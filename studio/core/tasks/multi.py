@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -20,6 +20,10 @@ from studio.core.data import (
     validation_count,
 )
 from studio.core.errors import DataError
+
+if TYPE_CHECKING:
+    from studio.core.rare_classes import LossOptions
+
 from studio.core.tasks.base import (
     Columns,
     Detection,
@@ -261,8 +265,10 @@ class WeightedBCELoss:
     counts from the labels) when given, so that gradient accumulation and several devices sum to the same mean.
     """
 
-    def __init__(self, pos_weight: list[float] | None):
+    def __init__(self, pos_weight: list[float] | None, label_smoothing: float = 0.0):
         self.pos_weight = pos_weight
+        # Targets move from 0 and 1 towards 0.5 by this share: s/2 and 1 - s/2.
+        self.label_smoothing = float(label_smoothing)
         self._tensor: Any = None
 
     def __call__(self, outputs, labels, num_items_in_batch=None):
@@ -272,6 +278,8 @@ class WeightedBCELoss:
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
         logits = logits.float()
         target = labels.to(logits.dtype)
+        if self.label_smoothing:
+            target = target * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
         weight = None
         if self.pos_weight is not None:
             if self._tensor is None or self._tensor.device != logits.device:
@@ -470,8 +478,13 @@ class MultiLabelTask(Task):
 
         return pa.list_(pa.float32())
 
-    def loss(self, examples: Examples):
-        return WeightedBCELoss(positive_weights(examples.train_labels) or None)
+    def loss(self, examples: Examples, options: LossOptions | None = None):
+        # Rare labels' positives always weigh more here (the task's recipe); custom class weights scale that.
+        weights = positive_weights(examples.train_labels) or None
+        if options is not None and options.class_weights is not None:
+            base = weights or [1.0] * len(options.class_weights)
+            weights = [w * c for w, c in zip(base, options.class_weights, strict=True)]
+        return WeightedBCELoss(weights, options.label_smoothing if options is not None else 0.0)
 
     # ---- metrics ----------------------------------------------------------------------------------------
     def metrics(self, examples: Examples) -> TaskMetrics:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -20,6 +20,10 @@ from studio.core.data import (
     validation_count,
 )
 from studio.core.errors import DataError, ExportError
+
+if TYPE_CHECKING:
+    from studio.core.rare_classes import LossOptions
+
 from studio.core.tasks.base import (
     Columns,
     Detection,
@@ -345,6 +349,10 @@ class RegressionTask(Task):
     detect_priority: ClassVar[int] = 30
 
     # ---- data -------------------------------------------------------------------------------------------
+    def loss(self, examples: Examples, options: LossOptions | None = None):
+        """The model's own mean squared error: there are no classes to weigh or smooth (TrainConfig refuses them)."""
+        return None
+
     def detect(
         self, table: Table, text: str | None = None, label: str | None = None, pair: str | None = None
     ) -> Detection | None:
