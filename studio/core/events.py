@@ -105,6 +105,18 @@ class BlocksUnfrozen(Event):
 
 
 @dataclass(frozen=True)
+class TrialUpdated(Event):
+    """A search's trial started or ended: its settings, its state (running, complete, pruned, failed), its figure."""
+
+    number: int
+    state: str
+    settings: dict
+    metric: float | None = None
+    run: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
 class Progress(Event):
     step: int
     total_steps: int
