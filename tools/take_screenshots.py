@@ -2,8 +2,12 @@
 then each task's Data page (the shared datasets), Train plot, Evaluate view and Inference tab.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python tools/take_screenshots.py [OUT_DIR] [--tasks-only]
+        [--methods-only]
 
---tasks-only skips the training run and takes only the task screens. The task screens' figures are made up to
+--tasks-only skips the training run and takes only the task screens. --methods-only takes only the fine-tuning
+methods' screens: the Train page's layer map in each mode (2 frozen layers, gradual unfreezing, layer-wise decay,
+LoRA, a 12-layer model at the default window size), a refused setting, a run's learning-rate plot and layer map
+fed from events, and the Data page's suggestion for rare classes. The task screens' figures are made up to
 show the layout (their run is named "layout-sample"): the Evaluate views are filled from metrics dicts in the
 engine's formats built from the shared datasets' own labels and sentences, the Train plot from events, and the
 Inference tab uses tiny models whose outputs are fixed (tests/ui/task_models.py). The shared datasets are read
@@ -35,6 +39,7 @@ from studio.ui.main_window import MainWindow  # noqa: E402 (after STUDIO_HOME is
 SHARED = REPO.parent / "shared" / "data"
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 TASKS_ONLY = "--tasks-only" in sys.argv
+METHODS_ONLY = "--methods-only" in sys.argv
 OUT = Path(args[0] if args else "shots").resolve()
 OUT.mkdir(parents=True, exist_ok=True)
 app = create_application([])
@@ -373,10 +378,155 @@ def take_task_screens():
         shot("Inference", f"40_inference_{task}")
 
 
-if not TASKS_ONLY:
+# The fine-tuning methods' screens ------------------------------------------------------------------------
+
+
+def map_shows(check, timeout=120):
+    """Until the layer map has drawn the settings as they are now (its preview runs in the background)."""
+    page = w.train_page
+    until(lambda: page.layer_map.blocks() and check(page.layer_map.blocks()), timeout=timeout)
+    spin(0.4)
+
+
+def method_settings(**changes):
+    """Back to the defaults, then these settings, as a user sets them on the form; only the sections used open."""
+    from dataclasses import replace
+
+    from studio.ui.settings import Hyperparameters
+
+    form = w.train_page.form
+    values = replace(Hyperparameters(), **{"epochs": 3.0, "evaluations_per_epoch": 2, **changes})
+    form.set_values(values)
+    for section in form.methods.sections:
+        section.set_expanded(False)
+
+
+def train_run_from_events(steps: int = 150):
+    """A run of gradual unfreezing with warm-up and linear decay, fed as the engine's events, stopped mid-run."""
+    from studio.core.layer_plan import training_now, with_state
+
+    page = w.train_page
+    plan = page.layer_map.blocks()
+    run_dir = str(Path(os.environ["STUDIO_HOME"]) / "runs" / "layout-sample-methods")
+    page.set_running(True)
+    page.on_event(ev.RunCreated(run_dir=run_dir))
+    page.on_event(
+        ev.RunStarted(
+            run_dir=run_dir,
+            total_steps=steps,
+            train_rows=720,
+            validation_rows=80,
+            labels=("ham", "spam"),
+            device="cpu",
+            precision="fp32",
+            trainable_parameters=sum(b.parameters for b in plan if b.state == "trains"),
+            total_parameters=sum(b.parameters for b in plan),
+        )
+    )
+    page.on_event(ev.LayersPlanned(blocks=tuple(b.to_dict() for b in plan)))
+    rng = random.Random(3)
+    per_epoch = steps // 3
+    peak, warmup = plan[-1].learning_rate, steps // 10
+    before = training_now(plan, 0, 0.0)
+    for step in range(1, steps + 1):
+        epoch = step / per_epoch
+        now = training_now(plan, step, epoch)
+        started = tuple(b.name for b, was, is_ in zip(plan, before, now, strict=True) if is_ and not was)
+        if started:
+            count = sum(b.parameters for b, on in zip(with_state(plan, now), now, strict=True) if on)
+            page.on_event(ev.BlocksUnfrozen(step=step, epoch=epoch, blocks=started, trainable_parameters=count))
+        before = now
+        rate = peak * step / warmup if step <= warmup else peak * (steps - step) / (steps - warmup)
+        loss = 0.7 * math.exp(-step / 50) + rng.uniform(0, 0.12)
+        page.on_event(ev.LossLogged(step=step, epoch=epoch, loss=loss, learning_rate=rate))
+        page.on_event(ev.Progress(step=step, total_steps=steps, epoch=epoch, elapsed_s=step * 0.4, eta_s=None))
+        if step % (per_epoch // 2) == 0:
+            value = 0.92 * (1 - math.exp(-step / 40))
+            page.on_event(
+                ev.Evaluated(
+                    step=step,
+                    epoch=epoch,
+                    loss=0.5 * math.exp(-step / 60) + 0.12,
+                    main=value,
+                    scores={"f1": value, "accuracy": value + 0.04},
+                )
+            )
+        if step == steps * 2 // 3:
+            break  # mid-run: the lowest blocks still wait
+    page.curves.redraw()
+
+
+def take_method_screens():
+    """The Train page's layer map in each mode, a refused setting, a live run's plots, and the Data page's help."""
+    form = w.train_page.form
+    w.resize(1400, 860)
+    w.show_page("Data")
+    until(lambda: w.data_page.imbalance.isVisible(), timeout=120)
+    shot("Data", "50_data_imbalance_suggestion")
+
+    method_settings(freeze_layers=2)
+    map_shows(lambda blocks: [b.state for b in blocks[:4]] == ["frozen", "frozen", "frozen", "trains"])
+    shot("Train", "51_methods_frozen_2")
+
+    method_settings(epochs=8.0, unfreeze_every=1, unfreeze_unit="epochs", scheduler="linear", warmup_ratio=0.1)
+    form.methods.layers_section.set_expanded(True)
+    form.methods.schedule_section.set_expanded(True)
+    map_shows(lambda blocks: any(b.state == "unfreezes" for b in blocks))
+    shot("Train", "52_methods_gradual_unfreezing")
+
+    method_settings(layer_lr_decay=0.8)
+    form.methods.layers_section.set_expanded(True)
+    map_shows(lambda blocks: blocks[0].learning_rate < blocks[-1].learning_rate * 0.5)
+    shot("Train", "53_methods_layer_decay_0.8")
+
+    method_settings(lora=True, freeze_layers=2)
+    form.methods.lora_section.set_expanded(True)
+    map_shows(lambda blocks: any(b.state == "lora" for b in blocks))
+    shot("Train", "54_methods_lora")
+
+    method_settings(lora=True)
+    form.methods.lora_section.set_expanded(True)
+    form.methods.lora_rank.lineEdit().selectAll()
+    QTest.keyClicks(form.methods.lora_rank, "0")
+    spin(0.3)
+    w.train_page.train_button.click()
+    spin(0.3)
+    shot("Train", "55_methods_refused_lora_rank_0")
+
+    method_settings(unfreeze_every=20, unfreeze_unit="steps", unfreeze_start=1, warmup_ratio=0.1, layer_lr_decay=0.9)
+    map_shows(lambda blocks: any(b.state == "unfreezes" for b in blocks))
+    train_run_from_events()
+    spin(0.5)
+    shot("Train", "56_methods_run_lr_plot_and_unfreezing")
+    page = w.train_page
+    page.on_event(ev.Failed(message="Stopped for the screenshot."))
+    page.set_running(False)
+
+    # A 12-layer model at the window's default size: the map's 14 rows must fit (or scroll cleanly).
+    from tests.conftest import make_tiny_model
+
+    folder = make_tiny_model(Path(os.environ["STUDIO_HOME"]) / "twelve-layers", layers=12)
+    w.model_page.source.setEditText(str(folder))
+    w.model_page.inspect()
+    until(lambda: w.model_page.info is not None and w.model_page.info.num_layers == 12, timeout=120)
+    w.resize(1280, 820)
+    method_settings(freeze_layers=2, layer_lr_decay=0.9)
+    map_shows(lambda blocks: len(blocks) == 14 and blocks[0].state == "frozen")
+    shot("Train", "57_methods_12_layers_default_size")
+    method_settings(unfreeze_every=2, unfreeze_unit="steps", unfreeze_start=1)
+    map_shows(lambda blocks: len(blocks) == 14 and any(b.state == "unfreezes" for b in blocks))
+    shot("Train", "58_methods_12_layers_gradual_steps")
+    w.resize(1400, 860)
+
+
+if METHODS_ONLY:
+    until(lambda: w.model_page.info is not None and w.data_page.loaded() is not None, timeout=300)
+    take_method_screens()
+elif not TASKS_ONLY:
     until(lambda: w.model_page.info is not None and w.data_page.loaded() is not None)
     take_training_run()
+    take_task_screens()
 else:
     until(lambda: w.data_page.loaded() is not None)
-take_task_screens()
+    take_task_screens()
 w.close()

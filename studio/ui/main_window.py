@@ -187,6 +187,7 @@ class MainWindow(QMainWindow):
         self.model_page.model_inspected.connect(self._on_model_inspected)
         self.model_page.model_failed.connect(self._on_model_failed)
         pages.data.task_changed.connect(pages.train.form.set_task)
+        pages.data.rare_classes_requested.connect(self._on_rare_classes_requested)
         pages.train.train_requested.connect(self._on_train_requested)
         pages.train.stop_requested.connect(self.training.stop)
         pages.train.retry_requested.connect(self._on_retry_requested)
@@ -271,6 +272,11 @@ class MainWindow(QMainWindow):
         self.settings.model = config.model
         save_settings(self.settings)
         self.training.start(config, train.hardware.launch())
+
+    @Slot(str)
+    def _on_rare_classes_requested(self, choice: str) -> None:
+        self.pages.train.use_rare_classes(choice)
+        self.show_page("Train")
 
     @Slot(object)
     def _on_retry_requested(self, config: TrainConfig) -> None:
@@ -410,6 +416,7 @@ class MainWindow(QMainWindow):
         self.training.shutdown()
         pages = self._pages  # None when a deferred window is closed before its pages were built
         if pages is not None:
+            pages.train.shutdown()
             pages.inference.shutdown()
         self.tasks.wait()
         QThreadPool.globalInstance().waitForDone()

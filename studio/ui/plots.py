@@ -1,4 +1,5 @@
-"""Live loss and score plots on pyqtgraph: persistent curves over growable arrays, redrawn from a timer."""
+"""Live loss, score and learning-rate plots on pyqtgraph: persistent curves over growable arrays, redrawn from a
+timer."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QWidget
 
+from studio.ui import formatting
+
 REDRAW_MS = 150
 # TensorBoard's default is 0.6 too: the trend shows, and a sudden rise still does within a few points.
 DEFAULT_SMOOTHING = 0.6
 X_MARGIN = 0.015  # of the run's steps, right of the last one
 
 # Colours that stay apart for colour-blind readers (Okabe-Ito).
-BLUE, ORANGE, GREEN, GREY = "#0072B2", "#E69F00", "#009E73", "#7f7f7f"
+BLUE, ORANGE, GREEN, GREY, PURPLE = "#0072B2", "#E69F00", "#009E73", "#7f7f7f", "#CC79A7"
 
 _configured = False
 
@@ -27,11 +30,23 @@ def configure_pyqtgraph() -> None:
         _configured = True
 
 
+class RateAxis(pg.AxisItem):
+    """A y axis that writes learning rates as the form does: 5e-5, 0.0001, not 0.00005 or 5e-05."""
+
+    def tickStrings(self, values, scale, spacing):
+        return [formatting.learning_rate(v * scale) if abs(v) > 1e-15 else "0" for v in values]
+
+
 def make_plot(
-    object_name: str, title: str, y_label: str, x_label: str = "step", legend_offset: tuple[int, int] = (-8, 8)
+    object_name: str,
+    title: str,
+    y_label: str,
+    x_label: str = "step",
+    legend_offset: tuple[int, int] | None = (-8, 8),
+    axis_items: dict | None = None,
 ) -> pg.PlotWidget:
     configure_pyqtgraph()
-    plot = pg.PlotWidget()
+    plot = pg.PlotWidget(axisItems=axis_items)
     plot.setObjectName(object_name)
     plot.setTitle(title, size="10pt")
     plot.setLabel("left", y_label)
@@ -43,8 +58,9 @@ def make_plot(
     # Thousands of loss points on a long run: draw the peaks of what is visible, not every point.
     plot.setDownsampling(auto=True, mode="peak")
     plot.setClipToView(True)
-    # Negative offsets count from the right and the bottom.
-    plot.addLegend(offset=legend_offset, labelTextSize="9pt", brush=pg.mkBrush(255, 255, 255, 200))
+    if legend_offset is not None:
+        # Negative offsets count from the right and the bottom.
+        plot.addLegend(offset=legend_offset, labelTextSize="9pt", brush=pg.mkBrush(255, 255, 255, 200))
     return plot
 
 
@@ -255,25 +271,35 @@ class SmoothingControl(QWidget):
 
 
 class LiveCurves(QObject):
-    """The Train page's lossPlot and f1Plot (the task's main figure); points arrive with the events, the timer
-    draws them."""
+    """The Train page's lossPlot, f1Plot (the task's main figure) and learningRatePlot; points arrive with the
+    events, the timer draws them."""
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.loss_plot = make_plot("lossPlot", "Loss", "loss")
         # Losses fall and scores rise: the legends go where the curves usually are not.
-        self.f1_plot = make_plot("f1Plot", "Validation F1 and accuracy", "score", legend_offset=(-8, -8))
+        self.f1_plot = make_plot("f1Plot", "Validation F1", "score", legend_offset=(-8, -8))
         self.f1_plot.setYRange(0, 1.02, padding=0)
         self.f1_plot.getPlotItem().enableAutoRange(axis="y", enable=False)
-        # The two plots show the same steps: panning or zooming one moves the other.
+        # The head's rate as the schedule moves it (warm-up, decay); one curve, so no legend.
+        self.lr_plot = make_plot(
+            "learningRatePlot", "Learning rate", "rate", legend_offset=None, axis_items={"left": RateAxis("left")}
+        )
+        self.lr_plot.getAxis("left").enableAutoSIPrefix(False)
+        # The plots show the same steps: panning or zooming one moves the others.
         self.f1_plot.setXLink(self.loss_plot)
+        self.lr_plot.setXLink(self.loss_plot)
         self.smoothing = SmoothingControl()
         self.train_loss = _SmoothedCurve(self.loss_plot, "training loss", BLUE, self.smoothing.weight())
         self.validation_loss = _Curve(self.loss_plot, "validation loss", ORANGE, symbol="o")
-        self.f1 = _Curve(self.f1_plot, "validation F1", GREEN, symbol="o")
-        self.accuracy = _Curve(self.f1_plot, "validation accuracy", GREY, symbol="t")
-        self._curves = (self.train_loss, self.validation_loss, self.f1, self.accuracy)
+        self.f1 = _Curve(self.f1_plot, "F1", GREEN, symbol="o")
+        self.accuracy = _Curve(self.f1_plot, "accuracy", GREY, symbol="t")
+        self.learning_rate = _Curve(self.lr_plot, None, PURPLE)
+        self._curves = (self.train_loss, self.validation_loss, self.f1, self.accuracy, self.learning_rate)
         self.main_title = "F1"
+        self._peak_rate = 0.0
+        self.lr_plot.getPlotItem().enableAutoRange(axis="y", enable=False)
+        self.lr_plot.setYRange(0, 1e-4, padding=0)
         self.has_accuracy = True
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
@@ -283,14 +309,16 @@ class LiveCurves(QObject):
     def set_task(self, main_title: str, has_accuracy: bool) -> None:
         """Title the score plot for the task's main figure; the accuracy curve only for a task that has one."""
         self.main_title, self.has_accuracy = main_title, has_accuracy
-        title = f"Validation {main_title}" + (" and accuracy" if has_accuracy else "")
+        # Short enough for a third of the page's width; the legend names the accuracy curve.
+        title = f"Validation {main_title}"
         self.f1_plot.setTitle(title, size="10pt")
         legend = self.f1_plot.getPlotItem().legend
         if legend is not None:
             legend.clear()
-            legend.addItem(self.f1.item, f"validation {main_title}")
+            # The title says "validation": the legend stays short enough for a narrow plot.
+            legend.addItem(self.f1.item, main_title)
             if has_accuracy:
-                legend.addItem(self.accuracy.item, "validation accuracy")
+                legend.addItem(self.accuracy.item, "accuracy")
         self.accuracy.item.setVisible(has_accuracy)
         # Scores from 0 to 1, until a figure that can fall below 0 (a correlation) does.
         self.f1_plot.setYRange(0, 1.02, padding=0)
@@ -302,6 +330,7 @@ class LiveCurves(QObject):
             # plot from 124.6 to 125.4, and the two plots would disagree until the end.
             self.loss_plot.getPlotItem().enableAutoRange(axis="x", enable=False)
             self.f1_plot.getPlotItem().enableAutoRange(axis="x", enable=False)
+            self.lr_plot.getPlotItem().enableAutoRange(axis="x", enable=False)
             # A sliver past the last step, so that the final evaluation's marker is drawn whole.
             self.loss_plot.setXRange(0, total_steps * (1 + X_MARGIN), padding=0)
             self.loss_plot.getPlotItem().enableAutoRange(axis="y", enable=True)
@@ -313,12 +342,21 @@ class LiveCurves(QObject):
 
     def reset(self) -> None:
         self.train_loss.clear()
+        self._peak_rate = 0.0
         for curve in self._curves[1:]:
             curve.series.clear()
         self.redraw()
 
     def add_loss(self, step: float, loss: float) -> None:
         self.train_loss.append(step, loss)
+
+    def add_learning_rate(self, step: float, rate: float) -> None:
+        """The head's learning rate at this step (LossLogged.learning_rate)."""
+        self.learning_rate.series.append(step, rate)
+        if np.isfinite(rate) and rate > self._peak_rate:
+            # From 0 up, so that warm-up and decay read as the share of the peak they are.
+            self._peak_rate = rate
+            self.lr_plot.setYRange(0, rate * 1.08, padding=0)
 
     def add_evaluation(self, step: float, loss: float, main: float, accuracy: float = float("nan")) -> None:
         """One evaluation: the validation loss, the task's main figure and (where the task has it) accuracy."""

@@ -37,6 +37,27 @@ class Hyperparameters:
     seed: int = _TRAIN_DEFAULTS["seed"]
     evaluations_per_epoch: int = _TRAIN_DEFAULTS["evaluations_per_epoch"]
     validation_share: float = _TRAIN_DEFAULTS["validation_share"]
+    # The fine-tuning methods (the Train page's sections): schedule, layers, LoRA, early stopping,
+    # regularisation and rare classes. Files from before them lack these keys and get the defaults.
+    scheduler: str = _TRAIN_DEFAULTS["scheduler"]
+    warmup_ratio: float = _TRAIN_DEFAULTS["warmup_ratio"]
+    warmup_steps: int = _TRAIN_DEFAULTS["warmup_steps"]
+    layer_lr_decay: float = _TRAIN_DEFAULTS["layer_lr_decay"]
+    unfreeze_every: int | None = _TRAIN_DEFAULTS["unfreeze_every"]
+    unfreeze_unit: str = _TRAIN_DEFAULTS["unfreeze_unit"]
+    unfreeze_start: int = _TRAIN_DEFAULTS["unfreeze_start"]
+    lora: bool = _TRAIN_DEFAULTS["lora"]
+    lora_rank: int = _TRAIN_DEFAULTS["lora_rank"]
+    lora_alpha: int = _TRAIN_DEFAULTS["lora_alpha"]
+    lora_dropout: float = _TRAIN_DEFAULTS["lora_dropout"]
+    lora_targets: str | None = _TRAIN_DEFAULTS["lora_targets"]
+    early_stopping: int | None = _TRAIN_DEFAULTS["early_stopping"]
+    min_improvement: float = _TRAIN_DEFAULTS["min_improvement"]
+    weight_decay: float = _TRAIN_DEFAULTS["weight_decay"]
+    dropout: float | None = _TRAIN_DEFAULTS["dropout"]
+    label_smoothing: float = _TRAIN_DEFAULTS["label_smoothing"]
+    class_weights: str = _TRAIN_DEFAULTS["class_weights"]
+    oversample: bool = _TRAIN_DEFAULTS["oversample"]
 
 
 @dataclass
@@ -138,6 +159,21 @@ def _repaired_hyperparameters(raw: Any, path: Path | None) -> Hyperparameters:
             )
             continue
         values[f.name] = float(value) if f.name in _FLOATS and value is not None else value
+    # Settings that are possible alone but not together (early stopping's patience and the run's evaluations,
+    # LoRA and gradual unfreezing): the later one of each pair, as TrainConfig names it, takes its default.
+    for _ in range(len(values)):
+        together = {n: p for n, p in TrainConfig(**values).problems().items() if n in values}
+        if not together:
+            break
+        name, problem = next(iter(together.items()))
+        log.warning(
+            "Settings in %s: hyperparameter %s was %r: %s; using the default, %r.",
+            path,
+            name,
+            values.pop(name),
+            problem[0].lower() + problem[1:].rstrip("."),
+            getattr(defaults, name),
+        )
     return Hyperparameters(**values)
 
 

@@ -59,7 +59,7 @@ BAD_VALUES += [("batch_size", 32.5), ("learning_rate", float("nan")), ("seed", "
 def test_the_hyperparameters_start_from_train_configs_defaults():
     config = TrainConfig(train_csv="x.csv")
     names = [f.name for f in fields(Hyperparameters)]
-    assert set(names) == set(WIDGETS)
+    assert set(WIDGETS) <= set(names)  # the methods' settings have their own widgets (tests/ui/test_methods.py)
     assert asdict(Hyperparameters()) == {name: getattr(config, name) for name in names}
 
 

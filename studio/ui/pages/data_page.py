@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from studio.core.csvio import Table, read_table
 from studio.core.data import MAX_VALIDATION_ROWS, infer_columns
 from studio.core.errors import DataError
+from studio.core.rare_classes import IMBALANCE_RATIO, imbalance_ratio
 from studio.core.tasks import available_tasks, detect_task, get_task
 from studio.core.tasks.base import Columns, Detection, Distribution
 from studio.ui import assets
@@ -134,6 +135,7 @@ class DataPage(QWidget):
 
     table_loaded = Signal(object)  # LoadedCsv of the training file
     task_changed = Signal(str)  # the task the page now shows (proposed or chosen)
+    rare_classes_requested = Signal(str)  # the imbalance suggestion taken: "balanced" or "oversample"
 
     def __init__(self, tasks: TaskRunner, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -224,6 +226,26 @@ class DataPage(QWidget):
         self.chart_note.setObjectName("distributionNote")
         self.chart_note.setWordWrap(True)
         self.chart_note.setVisible(False)
+        # Under the chart when the largest class is IMBALANCE_RATIO times the smallest: the Train page's help.
+        self.imbalance = QWidget()
+        self.imbalance.setObjectName("imbalanceSuggestion")
+        self.imbalance_text = QLabel("")
+        self.imbalance_text.setObjectName("imbalanceText")
+        self.imbalance_text.setWordWrap(True)
+        self.use_balanced = QPushButton("Use balanced class weights")
+        self.use_balanced.setObjectName("useBalancedWeights")
+        self.use_balanced.setToolTip("Rare classes count more in the loss (set on the Train page)")
+        self.use_oversampling = QPushButton("Oversample")
+        self.use_oversampling.setObjectName("useOversampling")
+        self.use_oversampling.setToolTip("Repeat rows of rare classes in training (set on the Train page)")
+        imbalance_layout = QVBoxLayout(self.imbalance)
+        imbalance_layout.setContentsMargins(0, 2, 0, 0)
+        imbalance_layout.setSpacing(2)
+        imbalance_layout.addWidget(self.imbalance_text)
+        buttons = row(self.use_balanced, self.use_oversampling, stretch_first=False)
+        buttons.addStretch(1)
+        imbalance_layout.addLayout(buttons)
+        self.imbalance.setVisible(False)
         chart_box = QWidget()
         chart_box.setMinimumWidth(260)
         chart_layout = QVBoxLayout(chart_box)
@@ -231,6 +253,7 @@ class DataPage(QWidget):
         chart_layout.setSpacing(2)
         chart_layout.addWidget(self.chart, 1)
         chart_layout.addWidget(self.chart_note)
+        chart_layout.addWidget(self.imbalance)
 
         self.share.setFixedWidth(90)
         for combo in (self.text_column, self.label_column, self.pair_column):
@@ -295,6 +318,8 @@ class DataPage(QWidget):
         self.text_column.activated.connect(self._on_column_chosen)
         self.label_column.activated.connect(self._on_column_chosen)
         self.pair_column.activated.connect(self._on_pair_chosen)
+        self.use_balanced.clicked.connect(self._on_use_balanced_clicked)
+        self.use_oversampling.clicked.connect(self._on_use_oversampling_clicked)
 
         self._show_task_widgets("single")
         if settings.validation_csv:
@@ -542,6 +567,7 @@ class DataPage(QWidget):
         self._update_roles()
         self._show_reason()
         self._show_distribution(check.distribution)
+        self._show_imbalance(check)
         self._show_columns_message(check)
 
     def _show_task_widgets(self, name: str) -> None:
@@ -585,10 +611,28 @@ class DataPage(QWidget):
             text += f" You chose {get_task(chosen).title}."
         self.task_reason.setText(text)
 
+    def _show_imbalance(self, check: TaskCheck | None) -> None:
+        """Suggest class weights or oversampling when one class has IMBALANCE_RATIO times the rows of another."""
+        bars = check.distribution.bars if check is not None and check.distribution.kind == "counts" else []
+        counts = dict(bars)
+        ratio = imbalance_ratio(counts) if check is not None and check.task in ("single", "pair") else 0.0
+        if len(counts) < 2 or ratio < IMBALANCE_RATIO:
+            self.imbalance.setVisible(False)
+            return
+        largest = max(counts, key=lambda k: counts[k])
+        smallest = min(counts, key=lambda k: counts[k])
+        self.imbalance_text.setText(
+            f"{largest!r} has {ratio:.1f}x the rows of {smallest!r}: a model may learn to overlook the rare "
+            f"{'class' if len(counts) == 2 else 'classes'}. Class weights or oversampling make "
+            f"{'it' if len(counts) == 2 else 'them'} count:"
+        )
+        self.imbalance.setVisible(True)
+
     def _show_distribution(self, distribution: Distribution | None) -> None:
         if distribution is None:
             self.chart.show_counts([])
             self.chart_note.setVisible(False)
+            self.imbalance.setVisible(False)
             return
         self.chart.show_distribution(distribution)
         self.chart_note.setText(distribution.note)
@@ -717,6 +761,14 @@ class DataPage(QWidget):
         if not text.strip():
             self._settings.validation_csv = None
             self.validation_message.clear_message()
+
+    @Slot()
+    def _on_use_balanced_clicked(self) -> None:
+        self.rare_classes_requested.emit("balanced")
+
+    @Slot()
+    def _on_use_oversampling_clicked(self) -> None:
+        self.rare_classes_requested.emit("oversample")
 
     @Slot(int)
     def _on_task_chosen(self, index: int) -> None:

@@ -1,4 +1,5 @@
-"""TrainPage: the settings, Train and Stop, progress with ETA, live loss and score plots, the log and the runs."""
+"""TrainPage: the settings, Train and Stop, progress with ETA, live loss, score and rate plots, the layer map, the log
+and the runs."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from studio.core import events as ev
 from studio.ui import figures, formatting
+from studio.ui.layer_map import LayerMap
 from studio.ui.pages.device_choice import DeviceChoice
 from studio.ui.pages.runs_panel import RunsPanel
 from studio.ui.pages.train_settings import HyperparameterForm
@@ -79,6 +81,7 @@ class TrainPage(QWidget):
         self.log.setMaximumBlockCount(LOG_LINES)
         self.log.setPlaceholderText("What the training does appears here.")
         self.runs = RunsPanel(tasks)
+        self.layer_map = LayerMap(tasks)
         self._total_steps = 0
         self._task = figures.task_of("single")  # the running task: its figures go on the plot and in the log
 
@@ -108,6 +111,8 @@ class TrainPage(QWidget):
         plots = QSplitter(Qt.Orientation.Horizontal)
         plots.addWidget(self.curves.loss_plot)
         plots.addWidget(self.curves.f1_plot)
+        plots.addWidget(self.curves.lr_plot)
+        plots.setSizes([5, 5, 4])  # shares: one curve needs less room than two with a legend
         self.tabs = QTabWidget()
         self.tabs.addTab(self.log, "Log")
         self.tabs.addTab(self.runs, "Runs")
@@ -118,11 +123,21 @@ class TrainPage(QWidget):
         plots_layout.setSpacing(2)
         plots_layout.addWidget(plots, 1)
         plots_layout.addWidget(self.curves.smoothing, 0, Qt.AlignmentFlag.AlignLeft)
+        # The layer map beside the log: tall enough for a 12-layer model's 14 rows at the default size.
+        below = QSplitter(Qt.Orientation.Horizontal)
+        below.setObjectName("trainBelowPlots")
+        below.addWidget(self.layer_map)
+        below.addWidget(self.tabs)
+        below.setStretchFactor(0, 1)
+        below.setStretchFactor(1, 1)
+        self.layer_map.setMinimumWidth(340)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(plots_box)
-        right.addWidget(self.tabs)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
+        right.addWidget(below)
+        right.setStretchFactor(0, 1)
+        right.setStretchFactor(1, 1)
+        # Given their first sizes when the page first shows.
+        self._splitters: tuple[QSplitter, ...] = (right, below)
 
         body = QHBoxLayout()
         body.addWidget(scroll)
@@ -140,10 +155,13 @@ class TrainPage(QWidget):
         self.train_button.clicked.connect(self._on_train_clicked)
         self.stop_button.clicked.connect(self._on_stop_clicked)
         self.retry_button.clicked.connect(self._on_retry_clicked)
+        self.form.settings_changed.connect(self._on_form_settings_changed)
         # What the page shows of each event: a new event type needs only an entry here (and its handler).
         self._handlers: dict[type[ev.Event], Callable] = {
             ev.RunCreated: self._on_run_created,
             ev.RunStarted: self._on_run_started,
+            ev.LayersPlanned: self._on_layers_planned,
+            ev.BlocksUnfrozen: self._on_blocks_unfrozen,
             ev.Progress: self._on_progress,
             ev.LossLogged: self._on_loss_logged,
             ev.Evaluated: self._on_evaluated,
@@ -152,6 +170,18 @@ class TrainPage(QWidget):
             ev.Failed: self._on_failed,
             ev.RetrySuggested: self._on_retry_suggested,
         }
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._splitters:
+            # Once, when their sizes are known: at the default window size the plots keep ~330 px of height and
+            # the layer map gets ~360, enough for a 12-layer model's 14 rows; the map and the log share the width.
+            right, below = self._splitters
+            self._splitters = ()
+            height, width = sum(right.sizes()), sum(below.sizes())
+            if height > 0 and width > 0:
+                right.setSizes([round(height * 0.48), height - round(height * 0.48)])
+                below.setSizes([width // 2, width - width // 2])
 
     # Driven by the main window -------------------------------------------------------------------------
 
@@ -168,6 +198,10 @@ class TrainPage(QWidget):
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
             self.progress.setFormat("Starting…")
+
+    def shutdown(self) -> None:
+        """The window closes: the layer map starts no more previews."""
+        self.layer_map.shutdown()
 
     def probe_devices(self) -> None:
         """Find the devices in the background (it imports torch) and offer them."""
@@ -204,6 +238,8 @@ class TrainPage(QWidget):
             kind = event.get("kind")
             if kind == "LossLogged":
                 self.curves.add_loss(event["step"], event["loss"])
+                if isinstance(event.get("learning_rate"), (int, float)):
+                    self.curves.add_learning_rate(event["step"], event["learning_rate"])
             elif kind == "Evaluated":
                 # Written by this version (main and scores) or by one before it (f1 and accuracy).
                 scores = event.get("scores") or {}
@@ -223,6 +259,7 @@ class TrainPage(QWidget):
 
     def _on_run_created(self, event: ev.RunCreated) -> None:
         self.curves.reset()
+        self.layer_map.start_run()
         self.append_log(("Resuming the run in " if event.resumed else "Run folder: ") + event.run_dir)
 
     def _on_run_started(self, event: ev.RunStarted) -> None:
@@ -243,6 +280,7 @@ class TrainPage(QWidget):
             f"parameters train; {task.title.lower()}" + (f", labels: {', '.join(event.labels)}" if event.labels else "")
         )
         self.curves.start(event.total_steps)
+        self.layer_map.set_total_steps(event.total_steps)
         if event.resumed_from_step:
             from studio.core.runs import read_events
 
@@ -260,6 +298,18 @@ class TrainPage(QWidget):
 
     def _on_loss_logged(self, event: ev.LossLogged) -> None:
         self.curves.add_loss(event.step, event.loss)
+        self.curves.add_learning_rate(event.step, event.learning_rate)
+
+    def _on_layers_planned(self, event: ev.LayersPlanned) -> None:
+        self.layer_map.show_plan(event.blocks)
+
+    def _on_blocks_unfrozen(self, event: ev.BlocksUnfrozen) -> None:
+        self.layer_map.unfreeze(event.step, event.blocks, event.trainable_parameters)
+        self.append_log(
+            f"Step {event.step} (epoch {event.epoch:.2f}): {', '.join(event.blocks)} "
+            f"{'trains' if len(event.blocks) == 1 else 'train'} from now on; "
+            f"{formatting.count(event.trainable_parameters)} parameters train."
+        )
 
     def _on_evaluated(self, event: ev.Evaluated) -> None:
         task = self._task
@@ -280,6 +330,7 @@ class TrainPage(QWidget):
 
     def _on_finished(self, event: ev.Finished) -> None:
         self.curves.stop()
+        self.layer_map.end_run()
         m = event.metrics
         if not event.stopped:
             self.progress.setValue(self.progress.maximum())
@@ -303,6 +354,7 @@ class TrainPage(QWidget):
 
     def _on_failed(self, event: ev.Failed) -> None:
         self.curves.stop()
+        self.layer_map.end_run()
         self.progress.setFormat("Failed")
         self.status.show_error(event.message)
         self.append_log(event.message, "error")
@@ -314,6 +366,23 @@ class TrainPage(QWidget):
             f"Retry with batch size {config.batch_size} and gradient accumulation {config.gradient_accumulation}"
         )
         self.retry_button.setVisible(True)
+
+    @Slot()
+    def _on_form_settings_changed(self) -> None:
+        self.layer_map.show_settings(self.form.layer_config(), self.form.info)
+
+    @Slot(str)
+    def use_rare_classes(self, choice: str) -> None:
+        """The Data page's suggestion taken: "balanced" class weights, or "oversample"; their section opens."""
+        methods = self.form.methods
+        if choice == "oversample":
+            methods.oversample.setChecked(True)
+            text = "Rare classes are oversampled"
+        else:
+            methods.set_class_weights(choice, methods.oversample.isChecked())
+            text = f"Class weights set to {choice}"
+        methods.rare_section.set_expanded(True)
+        self.status.show_message(f"{text} (Rare classes, under the settings).", "info")
 
     @Slot()
     def on_stopping(self) -> None:

@@ -22,6 +22,7 @@ from studio.core.config import TrainConfig
 from studio.core.modeling import ModelInfo, trainable_after_freezing
 from studio.core.tasks import get_task
 from studio.ui import formatting
+from studio.ui.pages.train_methods import MethodSettings
 from studio.ui.settings import Hyperparameters
 from studio.ui.widgets import MessageLabel, ScientificSpinBox, parse_number, row
 
@@ -40,9 +41,11 @@ class TrimmedDoubleSpinBox(QDoubleSpinBox):
 
 
 class HyperparameterForm(QGroupBox):
-    """Learning rate, epochs, batch size, maximum length, frozen layers, seed and evaluations per epoch."""
+    """Learning rate, epochs, batch size, maximum length, frozen layers, seed and evaluations per epoch; below
+    them the fine-tuning methods in collapsible sections (train_methods.py)."""
 
     problems_changed = Signal()
+    settings_changed = Signal()  # any value, the task or the model changed: the layer map follows
 
     def __init__(self, values: Hyperparameters, parent: QWidget | None = None):
         super().__init__("Settings", parent)
@@ -50,6 +53,7 @@ class HyperparameterForm(QGroupBox):
         self._problems: dict[str, str] = {}
         self._task = "single"
         self._setting_rate = False  # the form itself is changing the learning rate, not the user
+        self._seen: dict[str, float] = {}  # the form's own boxes' values as last checked, by field
 
         self.learning_rate = ScientificSpinBox()
         self.learning_rate.setObjectName("learningRate")
@@ -97,6 +101,13 @@ class HyperparameterForm(QGroupBox):
         self.evaluations.setToolTip("How often to measure the model on the validation rows in each epoch")
         self.problem = MessageLabel()
         self.problem.setObjectName("settingsProblem")
+        # Under the learning rate: why the task's rate is a LoRA rate now, or that LoRA wants a larger one.
+        self.rate_note = QLabel()
+        self.rate_note.setObjectName("learningRateNote")
+        self.rate_note.setWordWrap(True)
+        self.rate_note.setStyleSheet("color: #52606d;")
+        self.rate_note.setVisible(False)
+        self.methods = MethodSettings()
 
         self._fields: dict[str, tuple[SpinBox, str, type]] = {
             "learning_rate": (self.learning_rate, "The learning rate", float),
@@ -107,11 +118,14 @@ class HyperparameterForm(QGroupBox):
             "seed": (self.seed, "The seed", int),
             "evaluations_per_epoch": (self.evaluations, "Evaluations per epoch", int),
         }
+        # Every number field the form checks, its own and the methods'.
+        self._spins: dict[str, tuple[SpinBox, str, type]] = {**self._fields, **self.methods.spin_fields}
         self.set_values(values)
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Learning rate", row(self.learning_rate, self.rate_follows_task, stretch_first=True))
+        form.addRow("", self.rate_note)
         form.addRow("Epochs", self.epochs)
         form.addRow("Batch size", self.batch_size)
         form.addRow("Max length", self.max_length)
@@ -122,16 +136,23 @@ class HyperparameterForm(QGroupBox):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.problem)
+        layout.addWidget(self.methods)
 
-        for widget, _, _ in self._fields.values():
+        for widget, _, _ in self._spins.values():
             widget.lineEdit().textEdited.connect(self._on_field_edited)
             widget.editingFinished.connect(self._on_field_edited)
+        for widget, _, _ in self._fields.values():
+            widget.valueChanged.connect(self._on_value_changed)
+        self.methods.changed.connect(self._on_methods_changed)
         self.frozen_layers.valueChanged.connect(self._on_frozen_spin_changed)
         self.frozen_slider.valueChanged.connect(self._on_frozen_slider_changed)
         self.learning_rate.valueChanged.connect(self._on_learning_rate_value_changed)
         self.learning_rate.lineEdit().textEdited.connect(self._on_learning_rate_text_edited)
         self.rate_follows_task.toggled.connect(self._on_rate_follows_task_toggled)
         self._on_frozen_spin_changed(self.frozen_layers.value())
+        self._seen = {name: widget.value() for name, (widget, _, _) in self._fields.items()}
+        self._check_all()
+        self._show_problems()
 
     # Values ------------------------------------------------------------------------------------------
 
@@ -147,22 +168,39 @@ class HyperparameterForm(QGroupBox):
         self.frozen_layers.setValue(values.freeze_layers)
         self.seed.setValue(values.seed)
         self.evaluations.setValue(values.evaluations_per_epoch)
+        self.methods.set_values(values)
 
     def values(self) -> dict:
         """The TrainConfig fields this form sets."""
-        for widget, _, _ in self._fields.values():
+        for widget, _, _ in self._spins.values():
             # Text set without typing (by code, or pasted) counts once it is acceptable.
             if widget.hasAcceptableInput():
                 widget.interpretText()
+        return self._values(lambda name: self._spins[name][0].value())
+
+    def _values(self, number) -> dict:
         return {
-            "learning_rate": None if self.follows_task() else self.learning_rate.value(),
-            "epochs": self.epochs.value(),
-            "batch_size": self.batch_size.value(),
-            "max_length": self.max_length.value(),
-            "freeze_layers": self.frozen_layers.value(),
-            "seed": self.seed.value(),
-            "evaluations_per_epoch": self.evaluations.value(),
+            "learning_rate": None if self.follows_task() else number("learning_rate"),
+            "epochs": number("epochs"),
+            "batch_size": number("batch_size"),
+            "max_length": number("max_length"),
+            "freeze_layers": number("freeze_layers"),
+            "seed": number("seed"),
+            "evaluations_per_epoch": number("evaluations_per_epoch"),
+            **self.methods.values(number),
         }
+
+    def layer_config(self) -> TrainConfig | None:
+        """The settings the layer map draws (with a stand-in for the data), or None while one cannot work."""
+        if self._problems:
+            return None
+
+        # As typed, without values()'s interpretText: that would rewrite a box's text while it is being typed.
+        def number(name: str) -> Any:
+            value, _ = self._typed(name)
+            return self._spins[name][0].value() if value is None else value
+
+        return TrainConfig(train_csv="-", task=self._task, **self._values(number))
 
     # The learning rate follows the task -----------------------------------------------------------------
 
@@ -170,6 +208,9 @@ class HyperparameterForm(QGroupBox):
         """The task the Data page shows: its learning rate is the one shown while the box is checked."""
         self._task = name
         self._show_task_rate()
+        self._check_all()
+        self._show_problems()
+        self.settings_changed.emit()
 
     def follows_task(self) -> bool:
         """Whether the learning rate is left to the task (the config then gets None)."""
@@ -183,13 +224,22 @@ class HyperparameterForm(QGroupBox):
 
     def _show_task_rate(self) -> None:
         task = get_task(self._task)
-        rate = formatting.learning_rate(task.default_learning_rate)
+        lora = self.methods.lora.isChecked()
+        default = task.default_lora_learning_rate if lora else task.default_learning_rate
+        rate = formatting.learning_rate(default)
+        full = formatting.learning_rate(task.default_learning_rate)
         self.rate_follows_task.setToolTip(
-            f"Use the learning rate that suits the task: {rate} for {task.title.lower()}. "
-            "Typing a rate of your own unchecks this."
+            f"Use the learning rate that suits the task: {rate} for {task.title.lower()}"
+            + (" with LoRA" if lora else "")
+            + ". Typing a rate of your own unchecks this."
         )
+        if lora and self.follows_task():
+            self.rate_note.setText(f"LoRA's rate: the adapters start at zero and need larger steps than {full}.")
+        elif lora:
+            self.rate_note.setText(f"LoRA usually wants a larger rate, such as {rate} (check task default).")
+        self.rate_note.setVisible(lora)
         if self.follows_task():
-            self._set_rate(task.default_learning_rate)
+            self._set_rate(default)
             self._problems.pop("learning_rate", None)
 
     def _set_rate(self, value: float) -> None:
@@ -212,7 +262,9 @@ class HyperparameterForm(QGroupBox):
     def _on_rate_follows_task_toggled(self, checked: bool) -> None:
         self._show_task_rate()
         if checked:
+            self._check_all()
             self._show_problems()
+        self.settings_changed.emit()
 
     def store(self, into: Hyperparameters) -> None:
         for name, value in self.values().items():
@@ -220,10 +272,13 @@ class HyperparameterForm(QGroupBox):
 
     def first_problem(self) -> str | None:
         """Why training cannot start with what is typed now, or None."""
-        for name in self._fields:
-            self._check(name)
+        self._check_all()
         self._show_problems()
         return next(iter(self._problems.values()), None)
+
+    def problems(self) -> dict[str, str]:
+        """Each setting that cannot work as typed now, by TrainConfig field name, with its sentence."""
+        return dict(self._problems)
 
     # The model sets the limits -------------------------------------------------------------------------
 
@@ -242,10 +297,19 @@ class HyperparameterForm(QGroupBox):
             )
         elif before[0] != self.frozen_layers.value():
             self.problem.show_message(f"Frozen layers set to {self.frozen_layers.value()}, all this model has.", "info")
+        self.settings_changed.emit()
 
     def _show_frozen(self) -> None:
         n = self.frozen_layers.value()
         info = self.info
+        lora = self.methods.lora.isChecked()
+        self.frozen_layers.setEnabled(not lora)
+        self.frozen_slider.setEnabled(not lora)
+        if lora:
+            self.frozen_summary.setText(
+                "Ignored under LoRA: the model's own weights all stay frozen; the adapters and the head train."
+            )
+            return
         counts = info.parameter_counts if info else None
         if info is None or not counts or not counts.get("blocks"):
             self.frozen_summary.setText(
@@ -266,28 +330,49 @@ class HyperparameterForm(QGroupBox):
 
     # Refusing what cannot work --------------------------------------------------------------------------
 
-    def _check(self, name: str) -> None:
-        widget, title, kind = self._fields[name]
+    def _typed(self, name: str) -> tuple[float | None, str | None]:
+        """A number field's value as typed, or why the text is not one."""
+        widget, title, kind = self._spins[name]
         text = widget.lineEdit().text()
         for affix in (widget.prefix(), widget.suffix()):
             text = text.replace(affix, "") if affix else text
         number = parse_number(text)
-        problem = None
         if number is None:
-            problem = f"{title} must be a number."
-        else:
-            value = int(number) if kind is int and number == int(number) else number
-            if kind is int and not isinstance(value, int):
-                problem = f"{title} must be a whole number (got {text.strip()})."
-            else:
-                field: dict[str, Any] = {name: value}  # any one of TrainConfig's number fields
-                problem = TrainConfig(train_csv="-", **field).problems().get(name)
+            return None, f"{title} must be a number."
+        if kind is int:
+            if number != int(number):
+                return None, f"{title} must be a whole number (got {text.strip()})."
+            return int(number), None
+        return number, None
+
+    def _check_all(self) -> None:
+        """Every setting as typed, checked together (the patience against the run's evaluations, LoRA against
+        gradual unfreezing) by TrainConfig; a box whose text is no number says so."""
+        unreadable: dict[str, str] = {}
+
+        def number(name: str) -> Any:
+            value, problem = self._typed(name)
+            if problem and (name in self._fields or self.methods.in_use(name)):
+                unreadable[name] = problem
+            return self._spins[name][0].value() if value is None else value
+
+        values = self._values(number)
+        config = TrainConfig(train_csv="-", task=self._task, **values)
+        found = {name: p for name, p in config.problems().items() if name in values}
+        found.update(unreadable)
+        for name, (widget, title, _) in self._fields.items():
+            if name in found:
+                continue
+            # The form's own boxes one by one, as typed: the rate's text counts even while it follows the task.
+            value, _ = self._typed(name)
+            field: dict[str, Any] = {name: value}  # any one of TrainConfig's number fields
+            problem = TrainConfig(train_csv="-", **field).problems().get(name)
             if problem is None and not widget.hasAcceptableInput():
                 problem = self._limit_sentence(name, title, widget)
-        if problem:
-            self._problems[name] = problem
-        else:
-            self._problems.pop(name, None)
+            if problem:
+                found[name] = problem
+        order = list(values)
+        self._problems = {name: found[name] for name in sorted(found, key=order.index)}
 
     def _limit_sentence(self, name: str, title: str, widget: SpinBox) -> str:
         if name == "freeze_layers" and self.info is not None:
@@ -301,15 +386,18 @@ class HyperparameterForm(QGroupBox):
         return f"{title} must be from {low} to {high}."
 
     def _show_problems(self, note: str | None = None) -> None:
-        problem = next(iter(self._problems.values()), None) or note
+        # The form's own settings say it under the form; each method's in its section, which opens.
+        mine = [p for name, p in self._problems.items() if name not in self.methods.section_of]
+        problem = next(iter(mine), None) or note
         if problem:
             self.problem.show_error(problem)
         elif self.problem.has_error():
             self.problem.clear_message()  # a note about limits the model set stays until the next one
+        self.methods.show_problems(self._problems, self._values(lambda name: self._spins[name][0].value()))
         self.problems_changed.emit()
 
     def _field_of(self, sender) -> str | None:
-        for name, (widget, _, _) in self._fields.items():
+        for name, (widget, _, _) in self._spins.items():
             if sender is widget or sender is widget.lineEdit():
                 return name
         return None
@@ -321,12 +409,37 @@ class HyperparameterForm(QGroupBox):
         if name is None:
             return
         before = self._problems.get(name)
-        self._check(name)
+        self._check_all()
         note = None
         if before and name not in self._problems and isinstance(sender, QAbstractSpinBox):
             # Editing ended on a refused value and the spin box went back to its last good one: say so.
             note = f"{before} Kept {sender.text()}."
         self._show_problems(note)
+        self.settings_changed.emit()
+
+    @Slot()
+    def _on_value_changed(self) -> None:
+        # Stepped or set: the epochs and evaluations decide whether early stopping can work, among others.
+        # A box that goes back to its last good value when editing ends emits this too, with the value it had:
+        # that is _on_field_edited's to answer ("Kept 32."), not a change.
+        sender = self.sender()
+        name = self._field_of(sender)
+        if name is not None:
+            value = self._spins[name][0].value()
+            if self._seen.get(name) == value:
+                return
+            self._seen[name] = value
+        self._check_all()
+        self._show_problems()
+        self.settings_changed.emit()
+
+    @Slot()
+    def _on_methods_changed(self) -> None:
+        self._show_task_rate()
+        self._show_frozen()
+        self._check_all()
+        self._show_problems()
+        self.settings_changed.emit()
 
     @Slot(int)
     def _on_frozen_spin_changed(self, value: int) -> None:
