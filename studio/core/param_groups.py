@@ -39,14 +39,15 @@ def optimizer_groups(
 ) -> tuple[list[dict], list[dict]]:
     """(groups for the optimizer, a plain description of each) for the blocks that ever train.
 
-    Each block gets its plan's peak rate; its weights are split into those with weight decay and those without
+    Each block gets its plan's peak rate (the head's group first); its weights are split into those with weight decay and those without
     (biases and norms). A block that unfreezes later is in the optimizer from the start, so that it trains from its
     step on with the optimizer it always had (its weights have no gradient until then, and AdamW skips them).
     Under LoRA only the weights peft left trainable (adapters, the head) are given to the optimizer.
     """
     groups: list[dict] = []
     described: list[dict] = []
-    for block, params in zip(plan, block_parameters(model), strict=True):
+    # Head first: the Trainer logs the first group's rate, which the app plots as "the" learning rate.
+    for block, params in reversed(list(zip(plan, block_parameters(model), strict=True))):
         if block.state == FROZEN and not lora:
             continue
         chosen = [(n, p) for n, p in params if p.requires_grad] if lora else params  # type: ignore[attr-defined]

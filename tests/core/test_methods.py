@@ -120,6 +120,8 @@ def test_unfreezing_per_block_rates_and_their_record(small_csv, tmp_path):
     expected = {"Head": 1e-3, "Layer 4": 8e-4, "Layer 3": 6.4e-4, "Layer 2": 5.12e-4, "Layer 1": 4.096e-4}
     assert rates == pytest.approx({**expected, "Embeddings": 3.2768e-4})
     assert {g["weight_decay"] for g in record["groups"]} == {0.0, 0.01}  # biases and norms have none
+    # The logged (and plotted) rate is the head's: it peaks at the base rate, above every block's.
+    assert max(e.learning_rate for e in seen if isinstance(e, ev.LossLogged)) == pytest.approx(1e-3)
 
     # Blocks never reached stayed as they were; the unfrozen ones and the head moved.
     from safetensors.torch import load_file
