@@ -28,6 +28,10 @@ class TerminalReporter:
             ev.Failed: self._on_failed,
         }
 
+    def on(self, kind: type[ev.Event], handler: Callable) -> None:
+        """Show events of `kind` with `handler` (a command's own events, such as studio adapt's perplexity)."""
+        self._handlers[kind] = handler
+
     def __call__(self, event: ev.Event) -> None:
         handler = self._handlers.get(type(event))
         if handler is not None:
@@ -37,10 +41,10 @@ class TerminalReporter:
         print(f"run: {event.run_dir}", file=self.out, flush=True)
 
     def _on_message(self, event: ev.Message) -> None:
-        self._line(("warning: " if event.level == "warning" else "") + event.text)
+        self.line(("warning: " if event.level == "warning" else "") + event.text)
 
     def _on_run_started(self, event: ev.RunStarted) -> None:
-        self._line(f"training on {event.device} ({event.precision}), {event.total_steps} steps")
+        self.line(f"training on {event.device} ({event.precision}), {event.total_steps} steps")
         if self.interactive:
             from tqdm import tqdm
 
@@ -68,12 +72,13 @@ class TerminalReporter:
         task = get_task(event.task)
         keys = dict.fromkeys([task.main_metric, *task.shown_scalars])
         figures = ", ".join(f"{k} {event.scores[k]:.4f}" for k in keys if k in event.scores)
-        self._line(f"step {event.step} (epoch {event.epoch:.2f}): validation loss {event.loss:.4f}, {figures}")
+        self.line(f"step {event.step} (epoch {event.epoch:.2f}): validation loss {event.loss:.4f}, {figures}")
 
     def _on_failed(self, event: ev.Failed) -> None:
         self.close()
 
-    def _line(self, text: str) -> None:
+    def line(self, text: str) -> None:
+        """Print a line above the bar (or plainly, without one)."""
         if self.bar is not None:
             self.bar.write(text, file=self.stream)
         else:

@@ -105,6 +105,20 @@ class BlocksUnfrozen(Event):
 
 
 @dataclass(frozen=True)
+class PerplexityEvaluated(Event):
+    """One held-out evaluation of an adaptation: the mean masked-LM loss and its perplexity.
+
+    `phase` is "before" (the model as loaded), "during" or "after" (the adapted model).
+    """
+
+    step: int
+    epoch: float
+    loss: float
+    perplexity: float
+    phase: str = "during"
+
+
+@dataclass(frozen=True)
 class TrialUpdated(Event):
     """A search's trial started or ended: its settings, its state (running, complete, pruned, failed), its figure."""
 

@@ -120,7 +120,7 @@ def check_folder(folder: Path, allow_pickle: bool) -> None:
     )
 
 
-def _hub_error(source: ModelSource, exc: Exception) -> ModelError:
+def hub_error(source: ModelSource, exc: Exception) -> ModelError:
     text = str(exc)
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
     if "safetensors" in text and ("does not appear" in text or "no file named" in text):
@@ -150,7 +150,7 @@ def load_config(source: ModelSource, trust_remote_code: bool = False, allow_pick
         config = AutoConfig.from_pretrained(source.location, trust_remote_code=trust_remote_code)
     except (OSError, ValueError, KeyError) as exc:
         if source.kind == "hub":
-            raise _hub_error(source, exc) from exc
+            raise hub_error(source, exc) from exc
         raise ModelError(f"The config.json in {source.location} cannot be read: {_first_line(exc)}.") from exc
     if config.model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES and not trust_remote_code:
         raise ModelError(
@@ -227,7 +227,7 @@ def load_tokenizer(source: ModelSource, trust_remote_code: bool = False):
         tokenizer = AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code)
     except Exception as exc:
         if source.kind == "hub":
-            raise _hub_error(source, exc) from exc
+            raise hub_error(source, exc) from exc
         raise ModelError(
             f"The tokenizer of {source.display_name} cannot be read ({_first_line(exc)}); the files may be damaged: "
             "save or download the model again."
@@ -275,7 +275,7 @@ def load_for_training(
         )
     except Exception as exc:
         if source.kind == "hub":
-            raise _hub_error(source, exc) from exc
+            raise hub_error(source, exc) from exc
         raise ModelError(
             f"The weights in {source.location} cannot be loaded ({_first_line(exc)}); the files may be damaged or "
             "incomplete: save or download the model again."

@@ -39,9 +39,10 @@ def optimizer_groups(
 ) -> tuple[list[dict], list[dict]]:
     """(groups for the optimizer, a plain description of each) for the blocks that ever train.
 
-    Each block gets its plan's peak rate (the head's group first); its weights are split into those with weight decay and those without
-    (biases and norms). A block that unfreezes later is in the optimizer from the start, so that it trains from its
-    step on with the optimizer it always had (its weights have no gradient until then, and AdamW skips them).
+    Each block gets its plan's peak rate (the head's group first); its weights are split into those with weight
+    decay and those without (biases and norms). A block that unfreezes later is in the optimizer from the start,
+    so that it trains from its step on with the optimizer it always had (its weights have no gradient until then,
+    and AdamW skips them).
     Under LoRA only the weights peft left trainable (adapters, the head) are given to the optimizer.
     """
     groups: list[dict] = []
