@@ -2,7 +2,7 @@
 then each task's Data page (the shared datasets), Train plot, Evaluate view and Inference tab.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python tools/take_screenshots.py [OUT_DIR] [--tasks-only]
-        [--methods-only]
+        [--methods-only] [--check-only]
 
 --tasks-only skips the training run and takes only the task screens. --methods-only takes only the fine-tuning
 methods' screens: the Train page's layer map in each mode (2 frozen layers, gradual unfreezing, layer-wise decay,
@@ -29,7 +29,7 @@ os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp(prefix="studio-shots-"))
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.ui.task_models, for the Inference tab's tiny models
 
-from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402 (after STUDIO_HOME is set)
+from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402 (after STUDIO_HOME is set)
 from PySide6.QtTest import QTest  # noqa: E402 (after STUDIO_HOME is set)
 
 from studio.core import events as ev  # noqa: E402 (after STUDIO_HOME is set)
@@ -40,6 +40,7 @@ SHARED = REPO.parent / "shared" / "data"
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 TASKS_ONLY = "--tasks-only" in sys.argv
 METHODS_ONLY = "--methods-only" in sys.argv
+CHECK_ONLY = "--check-only" in sys.argv
 OUT = Path(args[0] if args else "shots").resolve()
 OUT.mkdir(parents=True, exist_ok=True)
 app = create_application([])
@@ -519,7 +520,63 @@ def take_method_screens():
     w.resize(1400, 860)
 
 
-if METHODS_ONLY:
+def take_check_screens():
+    """The Data page's pre-flight check: sms_spam rows with copies, conflicting labels and validation leaks
+    planted; then a finding opened and one of its groups clicked, its rows selected in the preview."""
+    source = SHARED / "sms_spam"
+    if not (source / "train.csv").is_file():
+        print("skipped the pre-flight screens: no sms_spam data", flush=True)
+        return
+    folder = Path(os.environ["STUDIO_HOME"]) / "check"
+    folder.mkdir(parents=True, exist_ok=True)
+    train = [(r["text"], r["label"]) for r in rows(source / "train.csv")[:1500]]
+    validation = [(r["text"], r["label"]) for r in rows(source / "validation.csv")[:300]]
+    words = train[30][0].split()
+    train += [
+        (train[11][0].upper(), train[11][1]),  # the same words, shouted
+        (" ".join([*words[:4], "tomorrow", *words[5:]]), train[30][1]),  # one word changed
+        (train[60][0], "spam" if train[60][1] == "ham" else "ham"),  # the same text, the other label
+        ("", "ham"),
+    ]
+    validation += [train[100], (train[200][0].lower(), train[200][1])]
+    paths = {}
+    for name, data in (("train", train), ("validation", validation)):
+        paths[name] = folder / f"sms_{name}.csv"
+        with open(paths[name], "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["text", "label"])
+            writer.writerows(data)
+    page = w.data_page
+    page.load_validation(str(paths["validation"]))
+    page.load_train(str(paths["train"]))
+    until(lambda: page.loaded() is not None and str(page.loaded().table.path) == str(paths["train"]), timeout=120)
+
+    def checked():
+        report = page.preflight_report()
+        return report is not None and report.validation is not None
+
+    until(checked, timeout=300)
+    shot("Data", "60_data_preflight")
+    tree = page.findings.tree
+    for i in range(tree.topLevelItemCount()):
+        item = tree.topLevelItem(i)
+        if item.text(0).startswith("Duplicate texts"):
+            tree.expandItem(item)
+            spin(0.2)
+            child = item.child(item.childCount() - 1)
+            tree.scrollToItem(child)
+            QTest.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=tree.visualItemRect(child).center())
+            break
+    shot("Data", "61_data_preflight_group_selected")
+    w.resize(1280, 820)
+    shot("Data", "62_data_preflight_default_size")
+    w.resize(1400, 860)
+
+
+if CHECK_ONLY:
+    until(lambda: w.data_page.loaded() is not None, timeout=300)
+    take_check_screens()
+elif METHODS_ONLY:
     until(lambda: w.model_page.info is not None and w.data_page.loaded() is not None, timeout=300)
     take_method_screens()
 elif not TASKS_ONLY:

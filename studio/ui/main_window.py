@@ -33,9 +33,11 @@ from studio.ui.training_controller import TrainingController
 from studio.ui.warmup import ensure_libraries
 
 if TYPE_CHECKING:  # imported in _build_pages, after the first paint
+    from studio.ui.pages.adapt_page import AdaptPage
     from studio.ui.pages.data_page import DataPage
     from studio.ui.pages.evaluate_page import EvaluatePage
     from studio.ui.pages.inference_page import InferencePage
+    from studio.ui.pages.search_page import SearchPage
     from studio.ui.pages.train_page import TrainPage
 
 log = logging.getLogger(__name__)
@@ -44,21 +46,26 @@ log = logging.getLogger(__name__)
 HEAVY_START_MS = 800
 # A deferred window (the app's) builds its other pages once it has painted, or after this long at the latest.
 BUILD_PAGES_LATEST_MS = 1000
-PAGES = ("Model", "Data", "Train", "Evaluate", "Inference")
+PAGES = ("Model", "Data", "Adapt", "Train", "Search", "Evaluate", "Inference")
 
 
 @dataclass(frozen=True)
 class BuiltPages:
-    """The pages after the Model page, all four built at once by MainWindow._build_pages."""
+    """The pages after the Model page, all built at once by MainWindow._build_pages, in the sidebar's order."""
 
     data: DataPage
+    adapt: AdaptPage
     train: TrainPage
+    search: SearchPage
     evaluate: EvaluatePage
     inference: InferencePage
 
+    def in_order(self) -> tuple[QWidget, ...]:
+        return (self.data, self.adapt, self.train, self.search, self.evaluate, self.inference)
+
 
 class MainWindow(QMainWindow):
-    """Model → Data → Train → Evaluate → Inference, in one window that never waits on the engine."""
+    """Model → Data → Adapt → Train → Search → Evaluate → Inference, in one window that never waits on the engine."""
 
     first_painted = Signal()  # once, just after the window's first paint pass
 
@@ -154,22 +161,25 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _build_pages(self) -> None:
-        """The Data, Train, Evaluate and Inference pages, in place of their placeholders."""
+        """The pages after the Model page, in place of their placeholders."""
         if self._closing or self._pages is not None:
             return
+        from studio.ui.pages.adapt_page import AdaptPage
         from studio.ui.pages.data_page import DataPage
         from studio.ui.pages.evaluate_page import EvaluatePage
         from studio.ui.pages.inference_page import InferencePage
+        from studio.ui.pages.search_page import SearchPage
         from studio.ui.pages.train_page import TrainPage
 
         pages = self._pages = BuiltPages(
             data=DataPage(self.tasks, self.settings),
+            adapt=AdaptPage(model_spec=self.model_page.spec),
             train=TrainPage(self.tasks, self.settings),
+            search=SearchPage(base_config=self.current_config, tasks=self.tasks),
             evaluate=EvaluatePage(self.tasks, self.settings),
             inference=InferencePage(self.tasks, self.settings),
         )
-        in_order: tuple[QWidget, ...] = (pages.data, pages.train, pages.evaluate, pages.inference)
-        for index, (name, page) in enumerate(zip(PAGES[1:], in_order, strict=False), start=1):
+        for index, (name, page) in enumerate(zip(PAGES[1:], pages.in_order(), strict=True), start=1):
             page.setObjectName(f"{name.lower()}Page")
             placeholder = self.stack.widget(index)
             self.stack.insertWidget(index, page)
@@ -194,6 +204,15 @@ class MainWindow(QMainWindow):
         pages.train.runs.resume_requested.connect(self._on_resume_requested)
         pages.train.runs.results_requested.connect(self._on_results_requested)
         pages.evaluate.exported.connect(self._on_exported)
+        pages.data.table_loaded.connect(self._on_table_loaded)
+        # The pre-flight check counts tokens with the chosen model's tokenizer against the Train page's max length.
+        pages.train.form.max_length.valueChanged.connect(self._on_check_options_changed)
+        self.model_page.model_inspected.connect(self._on_check_options_changed)
+        pages.adapt.model_ready.connect(self._on_adapted_model)
+        pages.search.settings_chosen.connect(self._on_search_settings_chosen)
+        pages.adapt.running_changed.connect(self._on_any_running_changed)
+        pages.search.running_changed.connect(self._on_any_running_changed)
+        self.training.running_changed.connect(self._on_any_running_changed)
         self.training.event.connect(pages.train.on_event)
         self.training.event.connect(self._on_training_event)
         self.training.stopping.connect(pages.train.on_stopping)
@@ -258,9 +277,57 @@ class MainWindow(QMainWindow):
             return
         self._start_training()
 
+    def _busy_elsewhere(self, starting: str) -> str | None:
+        """Why `starting` ("train", "adapt" or "search") must wait: one job uses the machine at a time."""
+        pages = self.pages
+        running = {
+            "train": self.training.is_running(),
+            "adapt": pages.adapt.is_running(),
+            "search": pages.search.is_running(),
+        }
+        names = {"train": "A training run", "adapt": "A domain adaptation", "search": "A search"}
+        for job, on in running.items():
+            if on and job != starting:
+                return f"{names[job]} is running; stop it or let it finish first."
+        return None
+
+    @Slot(bool)
+    def _on_any_running_changed(self, _running: bool) -> None:
+        """Only one of training, adaptation and search at a time: the others' start buttons wait."""
+        pages = self.pages
+        for job, page in (("adapt", pages.adapt), ("search", pages.search)):
+            reason = self._busy_elsewhere(job)
+            if not page.is_running():
+                page.start_button.setEnabled(reason is None)
+                page.start_button.setToolTip(reason or "")
+
+    def _on_check_options_changed(self, *_) -> None:
+        self.pages.data.set_check_options(self.model_page.spec(), self.pages.train.form.max_length.value())
+
+    @Slot(object)
+    def _on_table_loaded(self, _loaded) -> None:
+        data = self.pages.data
+        self.pages.adapt.set_training_data(data.train_csv(), data.columns()[0])
+
+    @Slot(str)
+    def _on_adapted_model(self, folder: str) -> None:
+        """The adapted model is the one to train next: the Model page reads it."""
+        self.model_page.use_model(folder)
+
+    @Slot(dict)
+    def _on_search_settings_chosen(self, chosen: dict) -> None:
+        train = self.pages.train
+        train.form.store(self.settings.hyperparameters)
+        for name, value in chosen.items():
+            if hasattr(self.settings.hyperparameters, name):
+                setattr(self.settings.hyperparameters, name, value)
+        train.form.set_values(self.settings.hyperparameters)
+        self.show_page("Train")
+        self.statusBar().showMessage("The best trial's settings are on the Train page.", 10000)
+
     def _start_training(self) -> None:
         train = self.pages.train
-        problem = train.form.first_problem() or train.hardware.problem()
+        problem = train.form.first_problem() or train.hardware.problem() or self._busy_elsewhere("train")
         config = self.current_config()
         problem = problem or next(iter(config.problems().values()), None)
         if problem:
@@ -387,6 +454,18 @@ class MainWindow(QMainWindow):
         if self._closing:
             event.ignore()  # already stopping the training; the window closes when it has
             return
+        pages = self._pages
+        if pages is not None and (pages.adapt.is_running() or pages.search.is_running()):
+            answer = QMessageBox.question(
+                self,
+                "A search or adaptation is running",
+                "Stop it and close? Its run so far is kept and can be resumed from its page.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
         if self.training.is_running():
             answer = QMessageBox.question(
                 self,
@@ -416,6 +495,9 @@ class MainWindow(QMainWindow):
         self.training.shutdown()
         pages = self._pages  # None when a deferred window is closed before its pages were built
         if pages is not None:
+            pages.data.shutdown()  # a running pre-flight check
+            pages.adapt.shutdown()
+            pages.search.shutdown()
             pages.train.shutdown()
             pages.inference.shutdown()
         self.tasks.wait()

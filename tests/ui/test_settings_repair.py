@@ -75,7 +75,7 @@ def _write(data: dict) -> None:
 
 def _assert_whole(window) -> None:
     """Every page is built, shows when chosen, and has visible controls."""
-    pages = [window.model_page, window.data_page, window.train_page, window.evaluate_page, window.inference_page]
+    pages = [window.model_page, *window.pages.in_order()]
     assert all(page is not None for page in pages)
     for name, page in zip(PAGES, pages, strict=True):
         window.show_page(name)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
@@ -27,11 +29,13 @@ from PySide6.QtWidgets import (
 from studio.core.csvio import Table, read_table
 from studio.core.data import MAX_VALIDATION_ROWS, infer_columns
 from studio.core.errors import DataError
+from studio.core.preflight import PreflightReport, check_data
 from studio.core.rare_classes import IMBALANCE_RATIO, imbalance_ratio
 from studio.core.tasks import available_tasks, detect_task, get_task
 from studio.core.tasks.base import Columns, Detection, Distribution
 from studio.ui import assets
 from studio.ui.charts import LabelBars
+from studio.ui.findings import FindingsPanel
 from studio.ui.settings import Settings
 from studio.ui.table_model import CsvTableModel
 from studio.ui.tasks import TaskError, TaskRunner
@@ -43,6 +47,11 @@ CSV_FILTER = "Data files (*.csv *.tsv *.txt *.conll);;All files (*)"
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".conll")
 RELEASE_DELAY_MS = 1000
 NO_PAIR = "(none)"
+# The pre-flight check waits this long after the last change of file, task or columns (each restarts it).
+CHECK_DELAY_MS = 400
+# Clicking a finding with more rows than this selects its first ones (a selection of 100,000 scattered rows
+# would take the window seconds to build and says no more).
+MAX_SELECTED_ROWS = 2000
 
 
 @dataclass(frozen=True)
@@ -149,6 +158,13 @@ class DataPage(QWidget):
         self._shown_task = "single"
         self._pair_asked_none = False  # the user chose no second text, and the check has not answered yet
         self._releasing: list[Sequence] = []  # tables replaced, to be freed in the background
+        self._preflight_id = 0  # the newest pre-flight check; older answers are dropped
+        self._preflight_stop: threading.Event | None = None  # stops the check running now
+        self._check_pending = False  # a check was due while the window was hidden
+        # The model whose tokenizer counts the tokens and the max length; None: the saved settings' (see
+        # set_check_options, for a window that follows the Train page's values as they change).
+        self._check_model: str | None = None
+        self._check_max_length: int | None = None
         self.setAcceptDrops(True)
 
         self.train_edit = PathEdit(suffixes=CSV_SUFFIXES)
@@ -292,6 +308,19 @@ class DataPage(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([600, 400])
+        # Under the preview: the pre-flight check's findings; a click selects their rows in the preview.
+        self.findings = FindingsPanel()
+        self.preflight_timer = QTimer(self)
+        self.preflight_timer.setSingleShot(True)
+        self.preflight_timer.setInterval(CHECK_DELAY_MS)
+        below = QSplitter(Qt.Orientation.Vertical)
+        below.setObjectName("dataSplitter")
+        below.addWidget(splitter)
+        below.addWidget(self.findings)
+        below.setStretchFactor(0, 3)
+        below.setStretchFactor(1, 2)
+        below.setChildrenCollapsible(False)
+        below.setSizes([420, 260])
 
         layout = QVBoxLayout(self)
         layout.addWidget(
@@ -303,7 +332,7 @@ class DataPage(QWidget):
         )
         layout.addLayout(form)
         layout.addWidget(self.summary)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(below, 1)
 
         self.train_edit.returnPressed.connect(self._on_train_entered)
         self.train_edit.file_dropped.connect(self._on_train_dropped)
@@ -320,6 +349,9 @@ class DataPage(QWidget):
         self.pair_column.activated.connect(self._on_pair_chosen)
         self.use_balanced.clicked.connect(self._on_use_balanced_clicked)
         self.use_oversampling.clicked.connect(self._on_use_oversampling_clicked)
+        self.findings.rows_chosen.connect(self._on_findings_rows_chosen)
+        self.findings.check_requested.connect(self._on_check_requested)
+        self.preflight_timer.timeout.connect(self._on_preflight_timer)
 
         self._show_task_widgets("single")
         if settings.validation_csv:
@@ -418,6 +450,11 @@ class DataPage(QWidget):
         self._check = None
         self._proposal = None
         self._check_id += 1  # answers about the table before are no longer wanted
+        self._stop_preflight()
+        if loaded is None:
+            self.findings.clear()
+        else:
+            self.findings.show_checking()
         self.model.set_table(loaded.table if loaded is not None else None)
         if old is not None and (loaded is None or old.table is not loaded.table):
             self._releasing.append(old.table.rows)
@@ -457,6 +494,7 @@ class DataPage(QWidget):
             self._update_roles()
             self._show_distribution(None)
             self.columns_message.show_error(loaded.problem or "Choose the task and the columns.")
+            self.findings.clear("Choose the task and its columns, and the data is checked.")
         kind = "CoNLL" if table.path.suffix.lower() == ".conll" or table.columns == ("tokens", "tags") else ""
         self.summary.setText(
             f"{table.path.name}: {len(table.rows):,} {'sentences' if kind else 'rows'}, {len(table.columns)} columns "
@@ -553,6 +591,8 @@ class DataPage(QWidget):
         self._show_distribution(None)
         self._show_reason()
         self.columns_message.show_error(error.message)
+        self._stop_preflight()
+        self.findings.clear("Choose columns that fit the task, and the data is checked.")
 
     def _show_check(self, check: TaskCheck) -> None:
         self._check = check
@@ -569,6 +609,7 @@ class DataPage(QWidget):
         self._show_distribution(check.distribution)
         self._show_imbalance(check)
         self._show_columns_message(check)
+        self._schedule_preflight()
 
     def _show_task_widgets(self, name: str) -> None:
         task = get_task(name)
@@ -675,6 +716,132 @@ class DataPage(QWidget):
                 f"{len(bars)} {kinds}; the rarest, {smallest[0]!r}, has {smallest[1]:,} {unit}{plural}.", "info"
             )
 
+    # Pre-flight check ------------------------------------------------------------------------------------
+
+    def set_check_options(self, model: str | None, max_length: int) -> None:
+        """The model whose tokenizer counts the tokens, and the max length the lengths are held against; the data
+        is checked again when they change."""
+        if (model, max_length) != (self._check_model, self._check_max_length):
+            self._check_model, self._check_max_length = model, max_length
+            self._schedule_preflight()
+
+    def run_check(self) -> None:
+        """Check the data now (in the background): the file, task and columns shown, and a readable validation file.
+
+        Lengths are counted with the tokenizer of the model given to set_check_options (else the model last read on
+        the Model page), against its max length (else the saved settings').
+        """
+        self.preflight_timer.stop()
+        check = self._check
+        if self._loaded is None or check is None:
+            return
+        if not self.window().isVisible():
+            # A closing window (hidden first) must not start work that outlives its task runner; a window not
+            # shown yet checks when it is.
+            self._check_pending = True
+            return
+        self._check_pending = False
+        self._stop_preflight()
+        self._preflight_id += 1
+        stop = threading.Event()
+        self._preflight_stop = stop
+        validation = self.validation_csv() if not self.validation_message.has_error() else None
+        self.findings.show_checking()
+        self._tasks.submit(
+            check_data,
+            self._loaded.table,
+            validation,
+            task=check.task,
+            text_column=check.columns.text,
+            label_column=check.columns.label,
+            pair_column=check.columns.pair or "",
+            model=self._check_model or self._settings.model,
+            max_length=self._check_max_length or self._settings.hyperparameters.max_length,
+            stop=stop,
+            done=self._on_preflight_done,
+            failed=self._on_preflight_failed,
+            # Progress comes without the context; the check's number tells an old check's progress from the new one's.
+            progress=functools.partial(self._on_preflight_progress, self._preflight_id),
+            context=(self._loaded.table, self._preflight_id),
+        )
+
+    def shutdown(self) -> None:
+        """Stop a pre-flight check that is running (the window waits for background tasks when it closes)."""
+        self._stop_preflight()
+
+    def preflight_report(self) -> PreflightReport | None:
+        """The findings shown, once the check has answered."""
+        return self.findings.report()
+
+    def select_rows(self, rows: Sequence[int]) -> None:
+        """Select these 1-based data rows in the preview (its first MAX_SELECTED_ROWS) and scroll to the first."""
+        if self._loaded is None or not rows:
+            return
+        wanted = sorted(set(rows))[:MAX_SELECTED_ROWS]
+        model = self.model
+        while model.rowCount() < wanted[-1] and model.canFetchMore():
+            model.fetchMore()  # the preview holds the rows up to the last one chosen
+        last_column = max(0, model.columnCount() - 1)
+        selection = QItemSelection()
+        start = previous = wanted[0]
+        for number in [*wanted[1:], None]:
+            if number is not None and number == previous + 1:
+                previous = number
+                continue
+            selection.select(model.index(start - 1, 0), model.index(previous - 1, last_column))
+            if number is not None:
+                start = previous = number
+        selected = self.preview.selectionModel()
+        flags = QItemSelectionModel.SelectionFlag
+        selected.select(selection, flags.ClearAndSelect | flags.Rows)
+        first = model.index(wanted[0] - 1, 0)
+        selected.setCurrentIndex(first, flags.NoUpdate)
+        self.preview.scrollTo(first, QTableView.ScrollHint.PositionAtCenter)
+        self.findings.show_selection(wanted, len(set(rows)))
+
+    def _schedule_preflight(self) -> None:
+        # Restarted by each change, so that picking a file, its task and its columns runs one check, not three.
+        if self._loaded is not None and self._check is not None:
+            self.findings.show_checking()
+            self.preflight_timer.start()
+
+    def _stop_preflight(self) -> None:
+        self.preflight_timer.stop()
+        if self._preflight_stop is not None:
+            self._preflight_stop.set()
+            self._preflight_stop = None
+        self._preflight_id += 1
+
+    def _current_preflight(self, context) -> bool:
+        table, asked = context
+        return self._loaded is not None and self._loaded.table is table and asked == self._preflight_id
+
+    def _on_preflight_done(self, report: PreflightReport, context) -> None:
+        if self._current_preflight(context):
+            self._preflight_stop = None
+            self.findings.show_report(report)
+
+    def _on_preflight_failed(self, error: TaskError, context) -> None:
+        if self._current_preflight(context):
+            self._preflight_stop = None
+            self.findings.show_error(error.message)
+
+    def _on_preflight_progress(self, asked: int, done: int, total: int) -> None:
+        if asked == self._preflight_id and total:
+            self.findings.show_progress(round(100 * done / total))
+
+    @Slot()
+    def _on_preflight_timer(self) -> None:
+        self.run_check()
+
+    @Slot()
+    def _on_check_requested(self) -> None:
+        self.run_check()
+
+    @Slot(object)
+    def _on_findings_rows_chosen(self, rows: tuple[int, ...]) -> None:
+        self.select_rows(rows)
+
     # Validation file -------------------------------------------------------------------------------------
 
     def load_validation(self, path: str) -> None:
@@ -702,6 +869,7 @@ class DataPage(QWidget):
             )
         else:
             self.validation_message.show_message(f"{table.path.name}: {len(table.rows):,} rows.", "ok")
+            self._schedule_preflight()
 
     def _on_validation_failed(self, error: TaskError, path: str) -> None:
         if path == self.validation_csv():
@@ -761,6 +929,7 @@ class DataPage(QWidget):
         if not text.strip():
             self._settings.validation_csv = None
             self.validation_message.clear_message()
+            self._schedule_preflight()
 
     @Slot()
     def _on_use_balanced_clicked(self) -> None:
@@ -794,6 +963,11 @@ class DataPage(QWidget):
         self._pair_asked_none = self._pair_value() is None
         self._update_roles()
         self._ask(self.task.currentData(), refit=False)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._check_pending:
+            self._schedule_preflight()
 
     # Drag and drop onto the page: the training file ---------------------------------------------------
 

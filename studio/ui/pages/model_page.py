@@ -134,6 +134,11 @@ class ModelPage(QWidget):
             return BUILTIN_MODEL
         return text
 
+    def use_model(self, spec: str) -> None:
+        """Choose this model (a folder the app made, such as an adapted model) and read it."""
+        self.source.setEditText(spec)
+        self.inspect()
+
     def allows_pickle(self) -> bool:
         return self.allow_pickle.isChecked()
 
