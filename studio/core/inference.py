@@ -127,6 +127,36 @@ class Predictor:
         self.takes_pairs = bool(self.pair_column)
         self.folder = path
 
+    @property
+    def threshold(self) -> float | None:
+        """The threshold a binary model applies to `threshold_label`'s probability (None: the likeliest class)."""
+        from studio.core.thresholds import rule_of
+
+        rule = rule_of(self.model.config, self.labels)
+        return None if rule is None else rule.threshold
+
+    @property
+    def threshold_label(self) -> str | None:
+        """The class whose probability the threshold applies to, for a binary model that stores one."""
+        from studio.core.thresholds import rule_of
+
+        rule = rule_of(self.model.config, self.labels)
+        return None if rule is None else self.labels[rule.positive]
+
+    def use_threshold(self, threshold: float) -> None:
+        """Decide a binary model's predictions by this threshold on threshold_label's probability from now on (the
+        app's slider); the folder is unchanged (studio.core.thresholds.set_threshold saves one)."""
+        from studio.core.thresholds import LABEL_KEY, THRESHOLD_KEY
+
+        if len(self.labels) != 2 or self.task.name not in ("single", "pair"):
+            raise StudioError("Only a binary single-label model has one decision threshold to set.")
+        if not 0 < threshold < 1:
+            raise StudioError(f"A threshold must lie between 0 and 1 (got {threshold}); 0.5 is the usual one.")
+        # The class the saved fold belongs to stays the positive one.
+        name = self.threshold_label or self.labels[1]
+        setattr(self.model.config, THRESHOLD_KEY, float(threshold))
+        setattr(self.model.config, LABEL_KEY, name)
+
     def predict(self, texts: list[str], pairs: list[str] | None = None, batch_size: int = 32) -> list[Prediction]:
         """Predictions in the order of the texts (with their second texts, for a model trained on pairs)."""
         if self.takes_pairs and pairs is None:

@@ -282,6 +282,10 @@ def load_for_training(
         ) from exc
     if model.config.pad_token_id is None and tokenizer.pad_token_id is not None:
         model.config.pad_token_id = tokenizer.pad_token_id
+    # A model the studio exported carries its export's notes (tuned thresholds already folded into its head...);
+    # this run's export writes its own, and must not take the old ones for its own.
+    for key in [k for k in vars(model.config) if k.startswith("studio_") and k not in head]:
+        delattr(model.config, key)
     return model, tokenizer, source
 
 

@@ -148,3 +148,18 @@ def test_damaged_weights_and_missing_tokenizer(tmp_path, tiny_model_dir):
         shutil.copy(tiny_model_dir / name, no_tokenizer / name)
     with pytest.raises(ModelError, match="has no tokenizer"):
         load_for_training(str(no_tokenizer), ("a", "b"))
+
+
+def test_a_studio_exports_notes_are_not_carried_into_a_new_run(tmp_path):
+    """Training from a model the studio exported: its folded thresholds must not stop this run folding its own."""
+    import json
+
+    from studio.core.modeling import load_for_training
+    from tests.conftest import make_tiny_model
+
+    folder = make_tiny_model(tmp_path / "exported", labels=["a", "b"])
+    config = json.loads((folder / "config.json").read_text())
+    config.update(studio_task="multi", studio_tuned_thresholds={"a": 0.3, "b": 0.7}, studio_threshold=0.4)
+    (folder / "config.json").write_text(json.dumps(config))
+    model, _tokenizer, _source = load_for_training(str(folder), ("a", "b"))
+    assert not [k for k in vars(model.config) if k.startswith("studio_")]

@@ -251,6 +251,12 @@ class MultiLabelMetrics(TaskMetrics):
             thresholds = np.full(len(self.labels), DEFAULT_THRESHOLD)
         report = multilabel_report(self.labels, logits, y_true, thresholds)
         report["thresholds_tuned_on"] = "validation" if self.tune else "none (0.5)"
+        # The contract's names (as for a binary model): F1 at the tuned thresholds, and at 0.5 for every label.
+        report["f1_at_threshold"] = report["f1"]
+        at_half = np.full(len(self.labels), DEFAULT_THRESHOLD)
+        report["f1_at_0.5"] = (
+            multilabel_report(self.labels, logits, y_true, at_half)["f1"] if self.tune else report["f1"]
+        )
         self.last_report = report
         scalars = {k: report[k] for k in ("f1", "f1_micro", "precision", "recall", "loss")}
         # Equal F1s go to the lower loss rather than to the earliest checkpoint; the term moves the score < 1e-6.
@@ -500,6 +506,8 @@ class MultiLabelTask(Task):
             "per_label": report.get("per_label", {}),
             "thresholds": report.get("thresholds", {}),
             "thresholds_tuned_on": report.get("thresholds_tuned_on", "validation"),
+            "f1_at_threshold": report.get("f1_at_threshold", report["f1"]),
+            "f1_at_0.5": report.get("f1_at_0.5", report["f1"]),
         }
 
     # ---- export and prediction --------------------------------------------------------------------------

@@ -30,11 +30,18 @@ from studio.core.tasks.base import (
 
 
 class SingleLabelMetrics(TaskMetrics):
-    """Accuracy, macro precision/recall/F1, per class and the confusion matrix, from scikit-learn."""
+    """Accuracy, macro precision/recall/F1, per class and the confusion matrix, from scikit-learn.
 
-    def __init__(self, labels: tuple[str, ...]):
+    With two classes the decision threshold on the positive class's probability is tuned on the validation
+    predictions at every evaluation (studio.core.thresholds), and the figures are at that threshold, as the
+    exported model decides; the report adds `threshold`, `f1_at_threshold` and `f1_at_0.5`.
+    """
+
+    def __init__(self, labels: tuple[str, ...], positive: int | None = None, tune: bool = True):
         super().__init__()
         self.labels = labels
+        self.positive = positive if positive is not None else 1
+        self.tune = tune
 
     def __call__(self, eval_prediction) -> dict[str, float]:
         from studio.core.metrics import classification_report, cross_entropy
@@ -42,7 +49,12 @@ class SingleLabelMetrics(TaskMetrics):
         logits, y_true = eval_prediction.predictions, eval_prediction.label_ids
         if isinstance(logits, tuple):
             logits = logits[0]
-        report = classification_report(self.labels, y_true, np.argmax(logits, axis=-1))
+        if len(self.labels) == 2:
+            from studio.core.thresholds import binary_report
+
+            report = binary_report(self.labels, logits, y_true, self.positive, self.tune)
+        else:
+            report = classification_report(self.labels, y_true, np.argmax(logits, axis=-1))
         report["loss"] = cross_entropy(logits, y_true)
         self.last_report = report
         scalars = {k: report[k] for k in ("accuracy", "precision", "recall", "f1", "loss")}
@@ -80,6 +92,32 @@ class SingleLabelTask(Task):
         return Columns(found.text, found.label, pair or None)
 
     def load(self, table: Table, validation: Table | None, columns: Columns, split: SplitSettings) -> Examples:
+        train, vrows, names, warnings = self._split(table, validation, columns, split)
+        ids = {n: i for i, n in enumerate(names)}
+        return Examples(
+            task=self.name,
+            train_texts=train.texts,
+            train_labels=[ids[v] for v in train.labels],
+            validation_texts=vrows.texts,
+            validation_labels=[ids[v] for v in vrows.labels],
+            labels=names,
+            columns=columns,
+            split_from_train=validation is None,
+            warnings=tuple(warnings),
+            train_pairs=train.pairs,
+            validation_pairs=vrows.pairs,
+        )
+
+    def source_lines(
+        self, table: Table, validation: Table | None, columns: Columns, split: SplitSettings
+    ) -> tuple[list[int], list[int]]:
+        """The file lines (the header is line 1) of load()'s training and validation rows, in their order; the
+        validation rows held out of the training file have that file's lines."""
+        train, vrows, _, _ = self._split(table, validation, columns, split)
+        return train.lines, vrows.lines
+
+    def _split(self, table: Table, validation: Table | None, columns: Columns, split: SplitSettings):
+        """(training rows, validation rows, label names, warnings), checked."""
         name = table.path.name
         rows = text_rows(table, columns)
         names = label_order(rows.labels)
@@ -104,27 +142,19 @@ class SingleLabelTask(Task):
                 warnings.append(warning)
             tr, va = split_indices(len(rows.texts), n_validation, split.seed, stratify=rows.labels)
             train, vrows = take_rows(rows, tr), take_rows(rows, va)
-        ids = {n: i for i, n in enumerate(names)}
-        return Examples(
-            task=self.name,
-            train_texts=train.texts,
-            train_labels=[ids[v] for v in train.labels],
-            validation_texts=vrows.texts,
-            validation_labels=[ids[v] for v in vrows.labels],
-            labels=names,
-            columns=columns,
-            split_from_train=validation is None,
-            warnings=tuple(warnings),
-            train_pairs=train.pairs,
-            validation_pairs=vrows.pairs,
-        )
+        return train, vrows, names, warnings
 
     def distribution(self, table: Table, columns: Columns) -> Distribution:
         bars = label_distribution(table, columns.label)
         return Distribution("counts", "Rows per label", bars)
 
     def metrics(self, examples: Examples) -> TaskMetrics:
-        return SingleLabelMetrics(examples.labels)
+        positive = None
+        if len(examples.labels) == 2:
+            from studio.core.thresholds import positive_class
+
+            positive = positive_class(examples.train_labels)
+        return SingleLabelMetrics(examples.labels, positive)
 
     def summary(self, report: dict) -> dict:
         return {
@@ -135,18 +165,29 @@ class SingleLabelTask(Task):
             "loss": report["loss"],
             "per_class": report.get("per_class", {}),
             "confusion": report.get("confusion", []),
+            **{key: report[key] for key in _THRESHOLD_KEYS if key in report},
         }
 
+    def prepare_export(self, model, examples: Examples, report: dict) -> None:
+        """A binary model keeps its tuned threshold in config.json, folded into the head's bias (see
+        studio.core.thresholds): transformers.pipeline then picks the labels the studio picks."""
+        if len(examples.labels) == 2:
+            from studio.core.thresholds import prepare_binary_export
+
+            prepare_binary_export(model, examples.labels, report)
+        super().prepare_export(model, examples, report)
+
     def decode(self, logits, config) -> list[Prediction]:
+        from studio.core.thresholds import decide, rule_of
+
         labels = _label_names(config)
-        logits = np.asarray(logits, dtype=np.float64)
-        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        probabilities = shifted / shifted.sum(axis=-1, keepdims=True)
-        out = []
-        for row in probabilities.tolist():
-            best = max(range(len(row)), key=row.__getitem__)
-            out.append(Prediction(labels[best], row[best], dict(zip(labels, row, strict=False))))
-        return out
+        logits = np.asarray(logits, dtype=np.float64).reshape(-1, len(labels))
+        # A binary model decides by its stored threshold; the probabilities are the model's own (the fold undone).
+        probabilities, chosen = decide(logits, rule_of(config, labels))
+        return [
+            Prediction(labels[best], row[best], dict(zip(labels, row, strict=False)))
+            for row, best in zip(probabilities.tolist(), chosen.tolist(), strict=True)
+        ]
 
     def csv_header(self, config) -> list[str]:
         return ["predicted_label", "score", *[f"p({label})" for label in _label_names(config)]]
@@ -160,14 +201,38 @@ class SingleLabelTask(Task):
 
     def card_lines(self, metrics: dict) -> list[str]:
         per_class = metrics.get("per_class") or {}
+        lines: list[str] = []
+        if "threshold" in metrics and metrics.get("threshold_label"):
+            from studio.core.thresholds import threshold_sentence
+
+            tuned = metrics.get("threshold_tuned_on") == "validation"
+            origin = "tuned on the validation data for macro F1" if tuned else str(metrics.get("threshold_tuned_on"))
+            lines += ["", threshold_sentence(metrics["threshold_label"], float(metrics["threshold"]), origin)]
+            if tuned:
+                lines.append(
+                    "The figures above are at this threshold (tuned on the same validation rows, so slightly "
+                    f"optimistic): macro F1 {metrics.get('f1_at_threshold', 0.0):.4f}, against "
+                    f"{metrics.get('f1_at_0.5', 0.0):.4f} at 0.5."
+                )
         if not per_class:
-            return []
-        lines = ["", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+            return lines
+        lines += ["", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         lines += [
             f"| {name} | {s['precision']:.4f} | {s['recall']:.4f} | {s['f1']:.4f} | {s['support']} |"
             for name, s in per_class.items()
         ]
         return lines
+
+
+# The binary threshold's figures that metrics.json keeps (studio.core.thresholds.binary_report).
+_THRESHOLD_KEYS = (
+    "threshold",
+    "threshold_label",
+    "f1_at_threshold",
+    "f1_at_0.5",
+    "threshold_tuned_on",
+    "threshold_curve",
+)
 
 
 def _label_names(config) -> list[str]:
