@@ -7,7 +7,11 @@
                the same file with the csv module, pipe(texts, batch_size=B, top_k=None, truncation=True) and
                writing the same columns (input row, predicted_label, score, one probability per label) with
                csv.writer; runs alternate, the median is kept
-Both run in this process, on the same device (--device, CPU by default) and the same exported folder: --model
+  ONNX rows    when the folder comes from a run (the default: trained here), its `studio export --format onnx` and
+               `onnx-int8` exports served by OnnxPredictor (onnxruntime, no torch) join both measurements, with
+               their labels against the Predictor's, macro F1 on the CSV's own labels (sms_spam), and the cold
+               start of a whole `studio predict --model DIR --text T` process against the PyTorch folder's
+All run in this process, on the same device (--device, CPU by default) and the same exported folder: --model
 DIR, or else the engine trains the built-in model briefly on sms_spam rows to get a real export.
 
   python benchmarks/inference.py                       # trains on 512 rows, 300 calls, 3,000 CSV rows
@@ -59,6 +63,10 @@ def parse_args(argv=None):
     p.add_argument("--device", default="cpu", help="cpu or cuda: both run there")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--data-dir", type=Path, default=SHARED_DATA)
+    p.add_argument(
+        "--no-onnx", action="store_true", help="leave out the ONNX fp32 and int8 rows (they need a trained run)"
+    )
+    p.add_argument("--cold-starts", type=int, default=3, help="`studio predict` processes timed per folder")
     args = p.parse_args(argv)
     if args.quick:
         args.train_rows = min(args.train_rows, 96)
@@ -67,6 +75,7 @@ def parse_args(argv=None):
         args.warmup = min(args.warmup, 3)
         args.csv_rows = min(args.csv_rows, 256)
         args.repeats = 1
+        args.cold_starts = 1
     return args
 
 
@@ -112,6 +121,40 @@ def pipeline_csv(pipe, input_csv: Path, output_csv: Path, batch_size: int) -> in
     return len(rows)
 
 
+def macro_f1_of(truth: list[str], predicted: list[str]) -> float | None:
+    """Macro F1 of the predicted labels, when the CSV's labels are the model's (sms_spam rows for a spam model)."""
+    from sklearn.metrics import f1_score
+
+    if not set(predicted) <= set(truth):
+        return None
+    return float(f1_score(truth, predicted, average="macro", zero_division=0))
+
+
+def cold_starts(folder: Path, onnx_folders: dict[str, Path], repeats: int, text: str) -> dict[str, float]:
+    """Median seconds of a whole `studio predict --model DIR --text TEXT` process per folder, alternating."""
+    import subprocess
+
+    from benchmarks.common import REPO
+
+    folders = {"predictor": folder, **onnx_folders}
+    seconds: dict[str, list[float]] = {name: [] for name in folders}
+    for repeat in range(repeats):
+        names = list(folders)
+        for name in names[repeat % len(names) :] + names[: repeat % len(names)]:
+            t = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "studio", "predict", "--model", str(folders[name]), "--text", text],
+                capture_output=True,
+                text=True,
+                cwd=str(REPO),
+                env={**os.environ},
+            )
+            seconds[name].append(time.perf_counter() - t)
+            if done.returncode != 0:
+                raise RuntimeError(f"studio predict failed on {folders[name]}: {done.stderr[-2000:]}")
+    return {name: median(values) for name, values in seconds.items()}
+
+
 def predicted_labels(path: Path) -> list[str]:
     with open(path, newline="", encoding="utf-8") as handle:
         return [row["predicted_label"] for row in csv.DictReader(handle)]
@@ -140,22 +183,42 @@ def main(argv=None) -> int:
     load_t = time.perf_counter()
     pipe = pipeline("text-classification", model=str(folder), device=args.device)
     pipeline_load = time.perf_counter() - load_t
+    # ONNX exports of the same run (fp32 and int8), served by OnnxPredictor on onnxruntime.
+    onnx: dict = {}
+    parity: dict = {}
+    if not args.no_onnx and (folder.parent / "status.json").is_file():
+        from studio.core.onnx_export import export_onnx
+        from studio.core.onnx_predict import OnnxPredictor
+
+        for name, quantize in (("onnx", False), ("onnx_int8", True)):
+            print(f"exporting {name} ...", file=sys.stderr, flush=True)
+            report = export_onnx(folder.parent, tmp / name, quantize=quantize)
+            parity[name] = report.to_dict()
+            load_t = time.perf_counter()
+            onnx[name] = (OnnxPredictor(tmp / name), time.perf_counter() - load_t)
+    systems = ["predictor", "pipeline", *onnx]
+
+    def call(name: str, text: str) -> None:
+        if name == "predictor":
+            predictor.predict([text])
+        elif name == "pipeline":
+            pipe(text, top_k=None, truncation=True)
+        else:
+            onnx[name][0].predict([text])
 
     # Single texts: short messages, as a user types them.
     texts, _ = read_rows(args.data_dir / "sms_spam" / "validation.csv")
     for i in range(args.warmup):
-        predictor.predict([texts[i % len(texts)]])
-        pipe(texts[i % len(texts)], top_k=None, truncation=True)
-    latency = {"predictor": [], "pipeline": []}
+        for name in systems:
+            call(name, texts[i % len(texts)])
+    latency: dict[str, list[float]] = {name: [] for name in systems}
     for i in range(args.calls):
         text = texts[(i + args.warmup) % len(texts)]
-        order = ("predictor", "pipeline") if i % 2 == 0 else ("pipeline", "predictor")
+        # Each call rotates who goes first, so that a noisy neighbour hits all alike.
+        order = systems[i % len(systems) :] + systems[: i % len(systems)]
         for name in order:
             t = time.perf_counter()
-            if name == "predictor":
-                predictor.predict([text])
-            else:
-                pipe(text, top_k=None, truncation=True)
+            call(name, text)
             latency[name].append((time.perf_counter() - t) * 1000)
 
     # A CSV file, end to end.
@@ -170,27 +233,35 @@ def main(argv=None) -> int:
         c_texts, c_labels = c_texts + more_texts, c_labels + more_labels
     c_texts, c_labels = stratified_subsample(c_texts, c_labels, args.csv_rows, args.seed)
     input_csv = write_rows(tmp / "to-label.csv", c_texts, c_labels)
-    csv_seconds = {"predictor": [], "pipeline": []}
-    outputs = {"predictor": tmp / "predictor-out.csv", "pipeline": tmp / "pipeline-out.csv"}
+    csv_seconds: dict[str, list[float]] = {name: [] for name in systems}
+    outputs = {name: tmp / f"{name}-out.csv" for name in systems}
     print(f"labelling {len(c_texts)} rows ...", file=sys.stderr, flush=True)
     for repeat in range(args.repeats):
-        order = ("predictor", "pipeline") if repeat % 2 == 0 else ("pipeline", "predictor")
+        order = systems[repeat % len(systems) :] + systems[: repeat % len(systems)]
         for name in order:
             t = time.perf_counter()
             if name == "predictor":
                 n = predictor.predict_csv(input_csv, outputs[name])
-            else:
+            elif name == "pipeline":
                 n = pipeline_csv(pipe, input_csv, outputs[name], args.batch_size)
+            else:
+                n = onnx[name][0].predict_csv(input_csv, outputs[name])
             csv_seconds[name].append(time.perf_counter() - t)
             assert n == len(c_texts)
     a, b = predicted_labels(outputs["predictor"]), predicted_labels(outputs["pipeline"])
     agreement = sum(x == y for x, y in zip(a, b, strict=False)) / max(1, len(a))
+    loads = {"predictor": predictor_load, "pipeline": pipeline_load, **{n: v[1] for n, v in onnx.items()}}
+    cold = cold_starts(folder, {n: tmp / n for n in onnx}, args.cold_starts, texts[0]) if onnx else {}
 
     figures = {}
-    for name in ("predictor", "pipeline"):
+    for name in systems:
         seconds = median(csv_seconds[name])
+        labels_here = predicted_labels(outputs[name])
         figures[name] = {
-            "load_seconds": predictor_load if name == "predictor" else pipeline_load,
+            "labels_agree_with_predictor": sum(x == y for x, y in zip(labels_here, a, strict=False)) / max(1, len(a)),
+            "csv_macro_f1": macro_f1_of(c_labels, labels_here),
+            "cold_start_seconds": cold.get(name),
+            "load_seconds": loads[name],
             "latency_ms_median": median(latency[name]),
             "latency_ms_p90": percentile(latency[name], 90),
             "latency_ms_min": min(latency[name]),
@@ -226,6 +297,37 @@ def main(argv=None) -> int:
         "latency_at_most_pipeline": p["latency_ms_median"] <= q["latency_ms_median"],
         "csv_throughput_at_least_pipeline": p["csv_rows_per_second"] >= q["csv_rows_per_second"],
     }
+    if onnx:
+        rows = []
+        for name in ("predictor", *onnx):
+            f = figures[name]
+            rows.append(
+                [
+                    name,
+                    f["latency_ms_median"],
+                    f["csv_rows_per_second"],
+                    ratio(f["csv_rows_per_second"], p["csv_rows_per_second"]),
+                    f["csv_macro_f1"],
+                    f["labels_agree_with_predictor"],
+                    f["cold_start_seconds"],
+                    parity.get(name, {}).get("model_bytes", 0) / 2**20 if name in parity else None,
+                ]
+            )
+        print_table(
+            "ONNX Runtime against the PyTorch Predictor (same CSV, same texts; cold start = a whole `studio predict` "
+            "process with one text)",
+            ["system", "1 text ms", "CSV rows/s", "x Predictor", "CSV macro F1", "same label", "cold s", "MB"],
+            rows,
+            digits=3,
+        )
+        int8, fp = figures.get("onnx_int8"), figures.get("onnx")
+        speedups["onnx_int8_csv_throughput_ratio"] = ratio(int8["csv_rows_per_second"], p["csv_rows_per_second"])
+        speedups["onnx_csv_throughput_ratio"] = ratio(fp["csv_rows_per_second"], p["csv_rows_per_second"])
+        speedups["onnx_cold_start_ratio"] = ratio(fp["cold_start_seconds"], p["cold_start_seconds"])
+        targets["onnx_int8_csv_at_least_2x_predictor"] = (speedups["onnx_int8_csv_throughput_ratio"] or 0) >= 2
+        targets["onnx_int8_f1_within_1_point"] = p["csv_macro_f1"] - int8["csv_macro_f1"] <= 0.01
+        targets["onnx_cold_start_at_most_half"] = (speedups["onnx_cold_start_ratio"] or 9) <= 0.5
+        targets["onnx_fp32_parity_passed"] = bool(parity["onnx"]["passed"])
     print(f"same predicted label on {agreement:.1%} of the CSV rows")
     print("targets: " + ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in targets.items()))
     result = {
@@ -242,6 +344,8 @@ def main(argv=None) -> int:
         "pipeline": q,
         **speedups,
         "label_agreement": agreement,
+        **{name: figures[name] for name in onnx},
+        "onnx_parity": parity,
         "targets": targets,
         "wall_seconds": time.perf_counter() - started,
     }

@@ -2,7 +2,7 @@
 then each task's Data page (the shared datasets), Train plot, Evaluate view and Inference tab.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python tools/take_screenshots.py [OUT_DIR] [--tasks-only]
-        [--methods-only] [--check-only]
+        [--methods-only] [--check-only] [--why-only]
 
 --tasks-only skips the training run and takes only the task screens. --methods-only takes only the fine-tuning
 methods' screens: the Train page's layer map in each mode (2 frozen layers, gradual unfreezing, layer-wise decay,
@@ -41,6 +41,7 @@ args = [a for a in sys.argv[1:] if not a.startswith("--")]
 TASKS_ONLY = "--tasks-only" in sys.argv
 METHODS_ONLY = "--methods-only" in sys.argv
 CHECK_ONLY = "--check-only" in sys.argv
+WHY_ONLY = "--why-only" in sys.argv  # the clickable results and "Why this prediction" (tools/shot_why.py)
 OUT = Path(args[0] if args else "shots").resolve()
 OUT.mkdir(parents=True, exist_ok=True)
 app = create_application([])
@@ -576,6 +577,11 @@ def take_check_screens():
 if CHECK_ONLY:
     until(lambda: w.data_page.loaded() is not None, timeout=300)
     take_check_screens()
+elif WHY_ONLY:
+    from tools.shot_why import take_why_screens
+
+    until(lambda: w.data_page.loaded() is not None, timeout=300)
+    take_why_screens(w, shot, until, spin, OUT)
 elif METHODS_ONLY:
     until(lambda: w.model_page.info is not None and w.data_page.loaded() is not None, timeout=300)
     take_method_screens()

@@ -60,6 +60,44 @@ def load_masked_lm(spec: str, allow_pickle: bool = False, trust_remote_code: boo
     return model, tokenizer, source, fresh
 
 
+# A fresh head's LayerNorm scale: small, so that its first scores are the corpus's word frequencies (set in the
+# output bias) plus a little from the context, and its gradients are sound (at 1 the random transform's scores
+# spread so far that the held-out perplexity starts near 60,000 on the built-in model; at this scale near 1,700).
+FRESH_HEAD_SCALE = 0.1
+
+
+def start_fresh_head(model, token_ids) -> None:
+    """A fresh masked-LM head starts as the corpus's unigram model: output bias log p(token), a small transform.
+
+    Without this, the first hundred steps go into learning word frequencies through the encoder, and the encoder
+    the user wanted adapted is pushed around by a random head (measured on ag_news with the built-in model:
+    held-out perplexity before adapting 57,284 with the random head, 1,727 started this way).
+    """
+    import numpy as np
+    import torch
+
+    output = model.get_output_embeddings()
+    vocab = int(output.weight.shape[0])
+    counts = np.bincount(np.asarray(token_ids, dtype=np.int64).ravel(), minlength=vocab)[:vocab].astype(np.float64)
+    # Add-one smoothing: a word the corpus lacks is rare, not impossible.
+    log_p = np.log((counts + 1.0) / (counts.sum() + vocab))
+    base = getattr(model, model.base_model_prefix, None)
+    inside = {id(p) for p in base.parameters()} if base is not None else set()
+    with torch.no_grad():
+        if getattr(output, "bias", None) is not None:
+            output.bias.copy_(torch.as_tensor(log_p, dtype=output.bias.dtype))
+        for module in model.modules():
+            if isinstance(module, torch.nn.LayerNorm) and id(module.weight) not in inside:
+                module.weight.fill_(FRESH_HEAD_SCALE)
+
+
+def head_parameters(model) -> list:
+    """The weights outside the encoder (the masked-LM head; the decoder tied to the embeddings is the encoder's)."""
+    base = getattr(model, model.base_model_prefix, None)
+    inside = {id(p) for p in base.parameters()} if base is not None else set()
+    return [p for p in model.parameters() if id(p) not in inside]
+
+
 def _source_weights(location: str) -> list[Path]:
     folder = Path(location)
     if folder.is_dir():

@@ -81,6 +81,12 @@ def adapt(config: AdaptConfig, run_dir: Path, emit, stop, resume: bool, corpus: 
             f"{config.mlm_probability:.0%} of {'whole words' if config.whole_word else 'tokens'}"
         )
     )
+    if fresh and not resume:
+        from studio.core.adapt_model import start_fresh_head
+
+        # A resumed run's head comes from its checkpoint.
+        start_fresh_head(model, train.input_ids)
+        emit(Message("The fresh head starts from the corpus's word frequencies and learns at 10x the encoder's rate"))
     # The held-out blocks are masked once, with the run's seed: every evaluation scores the same masked tokens.
     heldout_ds = masked_once(heldout, tokenizer, config.mlm_probability, config.whole_word, config.seed)
     callback = AdaptCallback(emit, stop, config.checkpoint_minutes * 60)
@@ -100,6 +106,7 @@ def adapt(config: AdaptConfig, run_dir: Path, emit, stop, resume: bool, corpus: 
         callbacks=[begins, callback],
     )
     trainer.remove_callback(PrinterCallback)
+    trainer.head_rate_scale = 10.0 if fresh else 1.0
     trainer.head = find_head(model)
     if trainer.head is None:
         emit(Message("This architecture's head is scored on every position (slower than on the masked ones only)"))

@@ -33,8 +33,39 @@ class MaskedLMTrainer(Trainer):
     """
 
     head = None  # the model's masked-LM head module, when it takes hidden states in one call (see find_head)
+    # A fresh head learns at this many times the encoder's rate: it starts from nothing, the encoder from training.
+    head_rate_scale = 1.0
     tokens_trained = 0  # tokens of the training batches so far, for the throughput
     eval_seconds = 0.0  # time spent in evaluations, left out of the throughput
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is not None or self.head_rate_scale == 1.0:
+            return super().create_optimizer(model)
+        from studio.core.adapt_model import head_parameters
+
+        model = self.model if model is None else model
+        head = {id(p) for p in head_parameters(model)}
+        decay = set(self.get_decay_parameter_names(model))
+        rate = self.args.learning_rate
+        groups = []
+        for in_head in (False, True):
+            for decayed in (True, False):
+                params = [
+                    p
+                    for n, p in model.named_parameters()
+                    if p.requires_grad and (id(p) in head) == in_head and (n in decay) == decayed
+                ]
+                if params:
+                    groups.append(
+                        {
+                            "params": params,
+                            "lr": rate * (self.head_rate_scale if in_head else 1.0),
+                            "weight_decay": self.args.weight_decay if decayed else 0.0,
+                        }
+                    )
+        optimizer_cls, kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+        self.optimizer = optimizer_cls(groups, **kwargs)
+        return self.optimizer
 
     def evaluate(self, *args, **kwargs):
         start = time.monotonic()

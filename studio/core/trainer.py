@@ -172,7 +172,8 @@ def training_arguments(config: TrainConfig, output_dir: Path, train_rows: int, d
         tf32=True if supports_tf32(device) else None,
         use_cpu=device == "cpu",
         optim="adamw_torch_fused" if device in ("cuda", "cpu") else "adamw_torch",
-        report_to="none",
+        # "none" by default; a tracker the user chose (TrainConfig.problems() checked its package is there).
+        report_to=config.report_to,
         disable_tqdm=True,
         dataloader_num_workers=0,
         # Every parameter of an encoder classifier takes part in the forward pass (a frozen block's gradients are
@@ -224,4 +225,17 @@ def make_trainer(
     trainer.lora = bool(config.lora)
     # With tqdm off, the Trainer prints every log dict to stdout; our events say the same, once.
     trainer.remove_callback(PrinterCallback)
+    if config.report_to == "tensorboard":
+        _log_tensorboard_beside(trainer, output_dir.parent / "tensorboard")
     return trainer
+
+
+def _log_tensorboard_beside(trainer: Trainer, folder: Path) -> None:
+    """TensorBoard writes under the checkpoints by default, which a finished run deletes: write beside them."""
+    if os.environ.get("TENSORBOARD_LOGGING_DIR"):
+        return  # the user's own choice
+    from transformers.integrations import TensorBoardCallback
+
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, TensorBoardCallback) and callback.logging_dir is None:
+            callback.logging_dir = str(folder)

@@ -469,6 +469,9 @@ def _finish(prepared: _Prepared, emit, train_seconds: float) -> TrainResult:
 
         card = _card(config, prepared, metrics)
         model = trainer.model
+        # Before the adapter is saved: the task's export step (thresholds, a regression's scale) folds into the
+        # head, which the adapter carries too.
+        prepared.task.prepare_export(model, prepared.examples, prepared.computer.last_report or {})
         if config.lora:
             from studio.core.lora import merged, save_adapter
 
@@ -477,7 +480,6 @@ def _finish(prepared: _Prepared, emit, train_seconds: float) -> TrainResult:
             save_adapter(model, run_dir / runs.ADAPTER)
             prepared.tokenizer.save_pretrained(run_dir / runs.ADAPTER)
             model = merged(model)
-        prepared.task.prepare_export(model, prepared.examples, prepared.computer.last_report or {})
         export_model(model_dir, model, prepared.tokenizer, card, metrics)
         if config.output_dir:
             try:
@@ -518,8 +520,15 @@ def _final_metrics(prepared: _Prepared, train_seconds: float) -> dict:
     early = prepared.early_stopping
     if early is not None:
         early.active = False
-    trainer.evaluate()
+    # predict() is evaluate() with the per-row logits kept, in the rows' own order (no length sorting), so that
+    # the Evaluate page can list the rows behind each cell of the confusion matrix exactly as they were counted.
+    trainer.keep_eval_order = True
+    output = trainer.predict(trainer.eval_dataset, metric_key_prefix="eval")
     report = prepared.computer.last_report or {}
+    if trainer.is_world_process_zero() and output.predictions is not None:
+        from studio.core.validation_rows import save_predictions
+
+        save_predictions(prepared.run_dir, prepared.examples, output.predictions, report)
     steps = trainer.state.global_step - prepared.begins.first_step
     samples = steps * config.batch_size * config.gradient_accumulation * max(1, trainer.args.world_size)
     return {

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import QPoint, QPointF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QFontMetrics
+from PySide6.QtWidgets import QGraphicsRectItem
 
 from studio.ui.plots import BLUE, GREEN, GREY, ORANGE, configure_pyqtgraph
 
@@ -180,7 +181,10 @@ class RegressionScatter(pg.PlotWidget):
 
 
 class ConfusionHeatmap(pg.PlotWidget):
-    """Rows are the true labels, columns the predicted ones; colour is the share of the row, text the count."""
+    """Rows are the true labels, columns the predicted ones; colour is the share of the row, text the count.
+    Clicking a cell emits cell_clicked(true, predicted) and outlines it."""
+
+    cell_clicked = Signal(int, int)  # (true label's index, predicted label's index)
 
     def __init__(self, parent=None):
         configure_pyqtgraph()
@@ -199,6 +203,40 @@ class ConfusionHeatmap(pg.PlotWidget):
         self._labels: list[str] = []
         # Whether the column names fit under their columns depends on the width: decided again on each resize.
         self.getViewBox().sigResized.connect(self._on_view_resized)
+        self._size = 0
+        self.outline = QGraphicsRectItem(0, 0, 1, 1)
+        self.outline.setPen(pg.mkPen(ORANGE, width=3))
+        self.outline.setZValue(10)
+        self.outline.setVisible(False)
+        self.addItem(self.outline)
+        self.scene().sigMouseClicked.connect(self._on_scene_clicked)
+        self.setToolTip("Click a cell to list its validation rows")
+
+    def cell_at(self, scene_pos) -> tuple[int, int] | None:
+        """The (true, predicted) cell under a point of the scene, None outside the matrix."""
+        point = self.getViewBox().mapSceneToView(scene_pos)
+        row, column = int(np.floor(point.y())), int(np.floor(point.x()))
+        if 0 <= row < self._size and 0 <= column < self._size:
+            return row, column
+        return None
+
+    def cell_center(self, row: int, column: int) -> QPoint:
+        """Where the middle of a cell is on the widget (what a click on it hits)."""
+        scene = self.getViewBox().mapViewToScene(QPointF(column + 0.5, row + 0.5))
+        return self.mapFromScene(scene)
+
+    def select_cell(self, row: int, column: int) -> None:
+        self.outline.setRect(column, row, 1, 1)
+        self.outline.setVisible(True)
+
+    @Slot(object)
+    def _on_scene_clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        cell = self.cell_at(event.scenePos())
+        if cell is not None:
+            self.select_cell(*cell)
+            self.cell_clicked.emit(*cell)
 
     def show_matrix(self, labels: list[str], matrix) -> None:
         for text in self._texts:
@@ -206,9 +244,12 @@ class ConfusionHeatmap(pg.PlotWidget):
         self._texts = []
         counts = np.asarray(matrix, dtype=float)
         n = len(labels)
+        self.outline.setVisible(False)
         if counts.shape != (n, n) or n == 0:
+            self._size = 0
             self.image.clear()
             return
+        self._size = n
         totals = counts.sum(axis=1, keepdims=True)
         shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
         self.image.setImage(shares, levels=(0.0, 1.0), autoLevels=False)

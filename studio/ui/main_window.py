@@ -205,6 +205,7 @@ class MainWindow(QMainWindow):
         pages.train.runs.results_requested.connect(self._on_results_requested)
         pages.evaluate.exported.connect(self._on_exported)
         pages.data.table_loaded.connect(self._on_table_loaded)
+        pages.evaluate.open_in_inference.connect(self._on_open_in_inference)
         # The pre-flight check counts tokens with the chosen model's tokenizer against the Train page's max length.
         pages.train.form.max_length.valueChanged.connect(self._on_check_options_changed)
         self.model_page.model_inspected.connect(self._on_check_options_changed)
@@ -308,6 +309,11 @@ class MainWindow(QMainWindow):
     def _on_table_loaded(self, _loaded) -> None:
         data = self.pages.data
         self.pages.adapt.set_training_data(data.train_csv(), data.columns()[0])
+
+    @Slot(str)
+    def _on_open_in_inference(self, text: str) -> None:
+        self.show_page("Inference")
+        self.pages.inference.show_text(text)
 
     @Slot(str)
     def _on_adapted_model(self, folder: str) -> None:

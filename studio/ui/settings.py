@@ -58,6 +58,7 @@ class Hyperparameters:
     label_smoothing: float = _TRAIN_DEFAULTS["label_smoothing"]
     class_weights: str = _TRAIN_DEFAULTS["class_weights"]
     oversample: bool = _TRAIN_DEFAULTS["oversample"]
+    report_to: str = _TRAIN_DEFAULTS["report_to"]
 
 
 @dataclass

@@ -35,6 +35,7 @@ FLAGS = {
     "warmup_ratio": "--warmup-ratio",
     "evaluations_per_epoch": "--evaluations-per-epoch",
     "checkpoint_minutes": "--checkpoint-minutes",
+    "report_to": "--report-to",
     "device": "--device",
     "precision": "--precision",
     "allow_pickle": "--allow-pickle",

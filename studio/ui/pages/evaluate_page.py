@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.export import export_folder
 from studio.ui import figures, formatting
+from studio.ui.cell_rows import CellRowsPanel
 from studio.ui.charts import LABEL_CHARS, ConfusionHeatmap, ErrorHistogram, RegressionScatter, ScoreBars
 from studio.ui.settings import Settings
 from studio.ui.tasks import TaskError, TaskRunner
@@ -44,6 +45,7 @@ LABEL_COLUMN_CHARS = 32
 # The least the table and the confusion matrix get beside each other, so both fit the smallest window.
 TABLE_MIN_WIDTH = 330
 HEATMAP_MIN_WIDTH = 320
+ROWS_MIN_HEIGHT = 230  # the rows behind a clicked cell: a title and about five rows
 HEATMAP_BESIDE_NAMES = 270  # the matrix's width less its longest name: axis ticks and title, and the cells
 
 
@@ -75,6 +77,8 @@ class EvaluatePage(QWidget):
     """How well the trained model does on the validation rows; Export writes it where the user chooses."""
 
     exported = Signal(str)  # the folder the model was exported to
+    open_in_inference = Signal(str)  # a validation row's text, to try on the Inference tab
+    rows_ready = Signal()  # the validation rows behind the figures were computed and are listed
 
     def __init__(self, tasks: TaskRunner, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -82,6 +86,11 @@ class EvaluatePage(QWidget):
         self._settings = settings
         self.model_dir: str | None = None
         self._exporting = False
+        # The validation rows behind the figures, computed on the first click (see _ask_rows), per run folder.
+        self._rows = None
+        self._rows_run: str | None = None
+        self._rows_pending: tuple | None = None  # the click waiting for them
+        self._metrics: dict = {}
 
         self.run_label = QLabel("Train a model (or pick a run on the Train page) to see how well it does.")
         self.run_label.setObjectName("evaluateRun")
@@ -175,11 +184,24 @@ class EvaluatePage(QWidget):
         )
         layout.addWidget(self.run_label)
         layout.addLayout(cards)
-        layout.addWidget(self.views, 1)
+        self.cell_rows = CellRowsPanel()
+        self.cell_rows.setObjectName("cellRows")
+        self.results_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.results_splitter.setObjectName("resultsSplitter")
+        self.results_splitter.addWidget(self.views)
+        self.results_splitter.addWidget(self.cell_rows)
+        self.results_splitter.setStretchFactor(0, 3)
+        self.results_splitter.setStretchFactor(1, 2)
+        self.results_splitter.setChildrenCollapsible(False)
+        layout.addWidget(self.results_splitter, 1)
         layout.addLayout(export_row)
         self.export_button.clicked.connect(self._on_export_clicked)
         self.export_path.returnPressed.connect(self._on_export_clicked)
         self.browse_button.clicked.connect(self._on_browse_clicked)
+        self.heatmap.cell_clicked.connect(self._on_cell_clicked)
+        self.per_label.cellClicked.connect(self._on_label_clicked)
+        self.per_entity.cellClicked.connect(self._on_entity_clicked)
+        self.cell_rows.open_in_inference.connect(self.open_in_inference)
 
     # The views of the other tasks ------------------------------------------------------------------------
 
@@ -247,6 +269,9 @@ class EvaluatePage(QWidget):
     def show_results(self, model_dir: str, metrics: dict, stopped: bool = False) -> None:
         """Fill the page from a run's metrics (the Finished event, or metrics.json of an older run)."""
         self.model_dir = model_dir
+        self._metrics = metrics
+        if self._rows_run != str(Path(model_dir).parent):
+            self._rows, self._rows_run, self._rows_pending = None, None, None
         run = Path(model_dir).parent.name
         if not self._exporting:
             self.export_path.setText(str(suggested_export(self._export_base(), run)))
@@ -269,6 +294,14 @@ class EvaluatePage(QWidget):
             name.setText(title)
             self.cards[key] = value
         self.views.setCurrentIndex(VIEWS.get(task.name, 0))
+        self.cell_rows.setVisible(task.name != "regression")
+        self.cell_rows.show_message(
+            {
+                "multi": "Click a label in the table to list its validation rows: false positives, false negatives "
+                "and correct ones.",
+                "token": "Click an entity type in the table to list its entities: missed, wrongly predicted and found.",
+            }.get(task.name, "Click a cell of the confusion matrix to list the validation rows counted in it.")
+        )
         if task.name == "multi":
             self._show_multi(metrics)
         elif task.name == "regression":
@@ -331,6 +364,100 @@ class EvaluatePage(QWidget):
         short = [name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "…" for name in labels]
         widest = max((metrics.horizontalAdvance(name) for name in short), default=0)
         return max(HEATMAP_MIN_WIDTH, widest + HEATMAP_BESIDE_NAMES)
+
+    # The rows behind a cell ----------------------------------------------------------------------------------
+
+    @Slot(int, int)
+    def _on_cell_clicked(self, true: int, predicted: int) -> None:
+        self._ask_rows(("cell", true, predicted))
+
+    @Slot(int, int)
+    def _on_label_clicked(self, row: int, _column: int) -> None:
+        item = self.per_label.item(row, 0)
+        if item is not None:
+            self._ask_rows(("label", item.toolTip() or item.text()))
+
+    @Slot(int, int)
+    def _on_entity_clicked(self, row: int, _column: int) -> None:
+        item = self.per_entity.item(row, 0)
+        if item is not None:
+            self._ask_rows(("entity", item.toolTip() or item.text()))
+
+    def _ask_rows(self, what: tuple) -> None:
+        """Show the rows for a click; the first click of a run computes them in the background."""
+        if not self.model_dir:
+            return
+        run_dir = str(Path(self.model_dir).parent)
+        if self._rows is not None and self._rows_run == run_dir:
+            self._show_rows(what)
+            return
+        starting = self._rows_pending is None
+        self._rows_pending = what
+        self.cell_rows.show_message("Reading the validation rows and predicting them with the run's model…")
+        if starting:
+            from studio.core.validation_rows import validation_rows
+
+            self._tasks.submit(
+                validation_rows, run_dir, done=self._on_rows_done, failed=self._on_rows_failed, context=run_dir
+            )
+
+    def _on_rows_done(self, rows, run_dir: str) -> None:
+        if not self.model_dir or str(Path(self.model_dir).parent) != run_dir:
+            return  # another run is shown now
+        self._rows, self._rows_run = rows, run_dir
+        what, self._rows_pending = self._rows_pending, None
+        if what is not None:
+            self._show_rows(what)
+        self.rows_ready.emit()
+
+    def _on_rows_failed(self, error: TaskError, run_dir: str) -> None:
+        self._rows_pending = None
+        if self.model_dir and str(Path(self.model_dir).parent) == run_dir:
+            self.cell_rows.show_message(error.message)
+
+    def _show_rows(self, what: tuple) -> None:
+        rows = self._rows
+        if rows is None:
+            return
+        sizes = self.results_splitter.sizes()
+        if sum(sizes) and sizes[1] < ROWS_MIN_HEIGHT:
+            # The list gets room to read a few rows once there are rows to read; the user's split is kept after.
+            self.results_splitter.setSizes([sum(sizes) - ROWS_MIN_HEIGHT, ROWS_MIN_HEIGHT])
+        note = ""
+        if rows.task in ("single", "pair"):
+            shown = self._metrics.get("confusion") or []
+            if shown and rows.confusion() != shown:
+                note = (
+                    " The model predicted some rows differently this time than in training (its figures came from "
+                    "another device or precision), so a few rows may sit in another cell."
+                )
+        kind = what[0]
+        if kind == "cell" and rows.task in ("single", "pair"):
+            _, true, predicted = what
+            listed = rows.cell(true, predicted)
+            names = rows.labels
+            verdict = "correct" if true == predicted else "mistakes"
+            title = (
+                f"{len(listed):,} validation row{'' if len(listed) == 1 else 's'} with true label "
+                f"'{names[true]}' predicted as '{names[predicted]}' ({verdict})."
+            )
+            self.cell_rows.show_rows(title + note, listed)
+        elif kind == "label" and rows.task == "multi" and what[1] in rows.labels:
+            listed = rows.label_rows(what[1])
+            counts = rows.label_counts(what[1])
+            title = (
+                f"Label '{what[1]}': {counts['false positive']:,} false positives, {counts['false negative']:,} "
+                f"false negatives, {counts['correct']:,} correct."
+            )
+            self.cell_rows.show_rows(title, listed, with_outcome=True)
+        elif kind == "entity" and rows.task == "token":
+            listed = rows.entity_rows(what[1])
+            outcomes = [r.outcome for r in listed]
+            title = (
+                f"Entity type '{what[1]}': {outcomes.count('missed'):,} missed, "
+                f"{outcomes.count('wrongly predicted'):,} wrongly predicted, {outcomes.count('found'):,} found."
+            )
+            self.cell_rows.show_rows(title, listed, with_outcome=True)
 
     # Export ------------------------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -28,12 +28,14 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.ui import figures
+from studio.ui.attribution_view import AttentionView, AttributionView
 from studio.ui.settings import Settings
 from studio.ui.tasks import TaskError, TaskRunner
 from studio.ui.widgets import MessageLabel, OutputLabel, combo_edit, page_header, row
@@ -109,6 +111,15 @@ def predict_text(folder: str, current, text: str, pair: str | None = None):
     return predictor, predictor.predict([text], [pair] if predictor.takes_pairs else None)[0]
 
 
+def explain_text(folder: str, current, text: str):
+    """(predictor, attributions, attention) for a text: integrated gradients per explained label or entity, and
+    every layer's attention (regression has no attributions per label: its value's)."""
+    from studio.core.attributions import attention, explain
+
+    predictor = _predictor_for(folder, current)
+    return predictor, explain(predictor, text), attention(predictor, text)
+
+
 def predict_csv(
     folder: str, current, source: str, dest: str, stop: threading.Event, report, pair_column: str | None = None
 ):
@@ -119,6 +130,8 @@ def predict_csv(
 
 class InferencePage(QWidget):
     """A model folder (the one just trained, or any export), a text box, and the labels it predicts."""
+
+    explained = Signal()  # the attributions and attention of the text tried are shown
 
     def __init__(self, tasks: TaskRunner, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -189,6 +202,22 @@ class InferencePage(QWidget):
         self.probabilities.setMinimumHeight(80)
         self._fit_probabilities()
 
+        # Why this prediction: on demand, in the background (integrated gradients take seconds on a CPU).
+        self.explain_button = QPushButton("Explain")
+        self.explain_button.setObjectName("explainButton")
+        self.explain_button.setToolTip("Which words pushed this prediction, and where the model's attention goes")
+        self.explain_button.setEnabled(False)
+        self.attribution = AttributionView()
+        self.attribution.setObjectName("attributionView")
+        self.attention = AttentionView()
+        self.attention.setObjectName("attentionView")
+        self.explain_tabs = QTabWidget()
+        self.explain_tabs.setObjectName("explainTabs")
+        self.explain_tabs.addTab(self.attribution, "Why this prediction")
+        self.explain_tabs.addTab(self.attention, "Attention")
+        self.explain_tabs.setMinimumHeight(220)
+        self._explained_text = ""
+
         self.csv_button = QPushButton("Label a CSV file…")
         self.csv_button.setObjectName("predictCsvButton")
         self.csv_cancel = QPushButton("Cancel")
@@ -207,6 +236,7 @@ class InferencePage(QWidget):
         result.addWidget(self.output)
         result.addWidget(self.score)
         result.addStretch(1)
+        result.addWidget(self.explain_button)
         csv_box = QGroupBox("A whole file")
         csv_layout = QVBoxLayout(csv_box)
         self.csv_description = QLabel(CSV_DESCRIPTIONS["single"])
@@ -228,12 +258,18 @@ class InferencePage(QWidget):
         layout.addLayout(row(QWidget(), self.predict_button))
         layout.addLayout(result)
         layout.addWidget(self.entities)
-        layout.addWidget(self.probabilities, 1)
-        layout.addStretch(0)  # what the table's rows do not need, below it rather than inside it
+        results = QHBoxLayout()
+        left = QVBoxLayout()
+        left.addWidget(self.probabilities, 1)
+        left.addStretch(0)  # what the table's rows do not need, below it rather than inside it
+        results.addLayout(left, 2)
+        results.addWidget(self.explain_tabs, 3)
+        layout.addLayout(results, 1)
         layout.addWidget(csv_box)
 
         self.folder_button.clicked.connect(self._on_folder_clicked)
         self.predict_button.clicked.connect(self._on_predict_clicked)
+        self.explain_button.clicked.connect(self._on_explain_clicked)
         self.csv_button.clicked.connect(self._on_csv_clicked)
         self.csv_cancel.clicked.connect(self._on_csv_cancel_clicked)
         self.model.currentIndexChanged.connect(self._on_model_index_changed)
@@ -295,6 +331,10 @@ class InferencePage(QWidget):
             self._clear_prediction()
 
     def _clear_prediction(self) -> None:
+        self.explain_button.setEnabled(False)
+        self._explained_text = ""
+        self.attribution.clear("Predict a text, then press “Explain” to see which words pushed the prediction.")
+        self.attention.clear("Predict a text, then press “Explain” to see where the model looks.")
         self.output.setText("")
         self.score.setText("")
         self.entities.clear()
@@ -316,10 +356,18 @@ class InferencePage(QWidget):
             self._csv_stop.set()
 
     def _set_busy(self, busy: bool) -> None:
-        # One job at a time uses the loaded model.
+        # One job at a time uses the loaded model (captum hooks its embeddings while it explains).
         self._busy = busy
         self.predict_button.setEnabled(not busy)
         self.csv_button.setEnabled(not busy)
+        self.explain_button.setEnabled(not busy and bool(self._explained_text))
+
+    def show_text(self, text: str) -> None:
+        """Put a text (a validation row from the Evaluate page) in the box and predict it with the chosen model."""
+        self.input.setPlainText(text)
+        self.pair_input.clear()
+        if not self._busy and self.folder() and not self.outline.pair_column:
+            self._on_predict_clicked()
 
     def _keep(self, predictor) -> None:
         self._predictor = predictor
@@ -365,6 +413,11 @@ class InferencePage(QWidget):
             return
         self.model_status.clear_message()
         task = predictor.task.name
+        # What Explain explains: the text just predicted (models that read pairs are not explained yet).
+        self._explained_text = "" if predictor.takes_pairs else self.input.toPlainText().strip()
+        self.explain_button.setEnabled(bool(self._explained_text))
+        self.attribution.clear("Press “Explain” to see which words pushed this prediction.")
+        self.attention.clear("Press “Explain” to see where the model looks.")
         if task == "regression":
             self._show_value(prediction)
         elif task == "token":
@@ -455,6 +508,42 @@ class InferencePage(QWidget):
         height = table.horizontalHeader().height() + 2 * table.frameWidth()
         height += table.verticalHeader().length() if rows else table.verticalHeader().defaultSectionSize()
         table.setMaximumHeight(max(height, table.minimumHeight()))
+
+    # Why this prediction --------------------------------------------------------------------------------
+
+    @Slot()
+    def _on_explain_clicked(self) -> None:
+        text, folder = self._explained_text, self.folder()
+        if not text or not folder or self._busy:
+            return
+        self._set_busy(True)
+        self.explain_button.setEnabled(False)
+        self.attribution.clear("Working out which words pushed the prediction (integrated gradients)…")
+        self.attention.clear("Reading the model's attention…")
+        self._tasks.submit(
+            explain_text,
+            folder,
+            self._predictor,
+            text,
+            done=self._on_explained,
+            failed=self._on_explain_failed,
+            context=(folder, text),
+        )
+
+    def _on_explained(self, result, context: tuple[str, str]) -> None:
+        predictor, attributions, attention = result
+        self._keep(predictor)
+        self._set_busy(False)
+        if context != (self.folder(), self._explained_text):
+            return  # another model or text since
+        self.attribution.show_attributions(context[1], attributions)
+        self.attention.show_attention(attention)
+        self.explained.emit()
+
+    def _on_explain_failed(self, error: TaskError, context: tuple[str, str]) -> None:
+        self._set_busy(False)
+        self.attribution.clear(error.message)
+        self.attention.clear(error.message)
 
     def _on_predict_failed(self, error: TaskError, folder: str) -> None:
         self._set_busy(False)

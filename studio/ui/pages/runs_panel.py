@@ -1,4 +1,5 @@
-"""RunsPanel: the recent training runs with their status, to resume a stopped one or look at its results."""
+"""RunsPanel: the recent training runs with their status, to resume one, look at its results, compare runs or save a
+report."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.core.config import BUILTIN_MODEL
 from studio.core.runs import list_runs
@@ -58,7 +68,10 @@ def _model_name(spec: str) -> str:
 
 
 class RunsPanel(QWidget):
-    """A list of runs, newest first; Resume carries on a stopped or interrupted run from its checkpoint."""
+    """A list of runs, newest first; Resume carries on a stopped or interrupted run from its checkpoint.
+
+    Several runs selected (Ctrl or Shift click): Compare opens their curves, figures and settings side by side.
+    """
 
     resume_requested = Signal(str)  # run folder
     results_requested = Signal(str)  # run folder
@@ -68,6 +81,7 @@ class RunsPanel(QWidget):
         self._tasks = tasks
         self._rows: dict[str, RunRow] = {}
         self._training = False
+        self.compare_view: QWidget | None = None  # the last CompareView opened, kept so that it is not collected
         self.tree = QTreeWidget()
         self.tree.setObjectName("runsList")
         self.tree.setHeaderLabels(["Run", "Status", "Result", "Data", "Model"])
@@ -76,16 +90,28 @@ class RunsPanel(QWidget):
         self.tree.setColumnWidth(0, 250)
         self.tree.setColumnWidth(1, 90)
         self.tree.setColumnWidth(2, 130)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.refresh_button = QPushButton("Refresh")
         self.resume_button = QPushButton("Resume")
         self.resume_button.setObjectName("resumeButton")
         self.resume_button.setToolTip("Carry on a stopped or interrupted run from its last checkpoint")
         self.results_button = QPushButton("Show results")
         self.results_button.setObjectName("showResultsButton")
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setObjectName("compareRunsButton")
+        self.compare_button.setToolTip("Select two or more runs (Ctrl or Shift click) to see them side by side")
+        self.report_button = QPushButton("Save report…")
+        self.report_button.setObjectName("saveReportButton")
+        self.report_button.setToolTip(
+            "Write the selected run's report as one HTML file: figures, curves, confusion matrix, data check, "
+            "settings and mislabel candidates"
+        )
         self.message = MessageLabel()
         buttons = QHBoxLayout()
         buttons.addWidget(self.resume_button)
         buttons.addWidget(self.results_button)
+        buttons.addWidget(self.compare_button)
+        buttons.addWidget(self.report_button)
         buttons.addStretch(1)
         buttons.addWidget(self.refresh_button)
         layout = QVBoxLayout(self)
@@ -96,6 +122,8 @@ class RunsPanel(QWidget):
         self.refresh_button.clicked.connect(self._on_refresh_clicked)
         self.resume_button.clicked.connect(self._on_resume_clicked)
         self.results_button.clicked.connect(self._on_results_clicked)
+        self.compare_button.clicked.connect(self._on_compare_clicked)
+        self.report_button.clicked.connect(self._on_report_clicked)
         self.tree.itemSelectionChanged.connect(self._on_selection_changed)
         self._update_buttons()
 
@@ -107,11 +135,17 @@ class RunsPanel(QWidget):
         self._update_buttons()
 
     def selected(self) -> RunRow | None:
+        """The one run selected; None when none is, or several are."""
         items = self.tree.selectedItems()
-        return self._rows.get(items[0].data(0, Qt.ItemDataRole.UserRole)) if items else None
+        return self._rows.get(items[0].data(0, Qt.ItemDataRole.UserRole)) if len(items) == 1 else None
+
+    def selected_paths(self) -> list[str]:
+        """Every selected run's folder, in the list's order."""
+        items = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        return [item.data(0, Qt.ItemDataRole.UserRole) for item in items if item is not None and item.isSelected()]
 
     def _on_runs_read(self, rows: list[RunRow]) -> None:
-        chosen = self.selected()
+        chosen = set(self.selected_paths())
         self._rows = {r.path: r for r in rows}
         self.tree.clear()
         for r in rows:
@@ -127,7 +161,7 @@ class RunsPanel(QWidget):
             item.setData(0, Qt.ItemDataRole.UserRole, r.path)
             item.setToolTip(0, r.path)
             self.tree.addTopLevelItem(item)
-            if chosen is not None and chosen.path == r.path:
+            if r.path in chosen:
                 item.setSelected(True)
         self.message.clear_message()
         self._update_buttons()
@@ -139,6 +173,8 @@ class RunsPanel(QWidget):
         row = self.selected()
         self.resume_button.setEnabled(bool(row and row.resumable and not self._training))
         self.results_button.setEnabled(bool(row and row.has_model))
+        self.compare_button.setEnabled(len(self.tree.selectedItems()) >= 2)
+        self.report_button.setEnabled(row is not None)
 
     @Slot()
     def _on_selection_changed(self) -> None:
@@ -159,3 +195,59 @@ class RunsPanel(QWidget):
         row = self.selected()
         if row is not None and row.has_model:
             self.results_requested.emit(row.path)
+
+    @Slot()
+    def _on_compare_clicked(self) -> None:
+        paths = self.selected_paths()
+        if len(paths) < 2:
+            self.message.show_error("Select two or more runs to compare (Ctrl or Shift click).")
+            return
+        from studio.core.compare import compare_runs
+
+        self.compare_button.setEnabled(False)
+        self.message.show_message(f"Reading {len(paths)} runs…")
+        self._tasks.submit(compare_runs, paths, done=self._on_compared, failed=self._on_compare_failed)
+
+    def _on_compared(self, comparison) -> None:
+        from studio.ui.compare_view import CompareView
+
+        self.message.clear_message()
+        self._update_buttons()
+        if self.compare_view is not None:
+            self.compare_view.close()
+            self.compare_view.deleteLater()
+        view = CompareView(comparison, self)
+        self.compare_view = view
+        view.show()  # a new window opens on top
+
+    def _on_compare_failed(self, error: TaskError) -> None:
+        self._update_buttons()
+        self.message.show_error(error.message)
+
+    @Slot()
+    def _on_report_clicked(self) -> None:
+        row = self.selected()
+        if row is None:
+            return
+        start = str(Path.home() / f"{Path(row.path).name}-report.html")
+        path, _ = QFileDialog.getSaveFileName(self, "Save report", start, "HTML report (*.html)")
+        if path:
+            self.save_report(row.path, path)
+
+    def save_report(self, run_dir: str, output: str) -> None:
+        """Write the run's report on a pool thread (the data check and the mislabel ranking take a while)."""
+        from studio.core.report import write_report
+
+        if not output.lower().endswith((".html", ".htm")):
+            output += ".html"
+        self.report_button.setEnabled(False)
+        self.message.show_message(f"Writing the report of {Path(run_dir).name}…")
+        self._tasks.submit(write_report, run_dir, output, done=self._on_report_written, failed=self._on_report_failed)
+
+    def _on_report_written(self, path) -> None:
+        self._update_buttons()
+        self.message.show_message(f"Saved the report to {path}", "ok")
+
+    def _on_report_failed(self, error: TaskError) -> None:
+        self._update_buttons()
+        self.message.show_error(error.message)

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.config import CLASS_WEIGHTS, SCHEDULERS, UNFREEZE_UNITS
+from studio.core.config import CLASS_WEIGHTS, REPORT_TO, SCHEDULERS, UNFREEZE_UNITS
 from studio.ui.settings import Hyperparameters
 from studio.ui.widgets import MessageLabel, row
 
@@ -225,6 +225,15 @@ class MethodSettings(QWidget):
         self.oversample.setObjectName("oversample")
         self.oversample.setToolTip("Repeat rows of rare classes so that each is seen about as often as the largest")
 
+        self.report_to = QComboBox()
+        self.report_to.setObjectName("reportTo")
+        for name in REPORT_TO:
+            self.report_to.addItem(name, name)
+        self.report_to.setToolTip(
+            "Also log the run where your team keeps its experiments: TensorBoard (event files in the run folder), "
+            "MLflow or Weights & Biases (set up by their environment variables); needs the tracker's package"
+        )
+
         self.schedule_section = Section("Schedule", "schedule")
         self.schedule_section.add_row("Scheduler", self.scheduler)
         self.schedule_section.add_row("Warm-up share", self.warmup_ratio)
@@ -252,6 +261,8 @@ class MethodSettings(QWidget):
         self.rare_section.add_row("Class weights", self.class_weights)
         self.rare_section.add_row("", self.custom_weights)
         self.rare_section.add_row("", self.oversample)
+        self.tracking_section = Section("Experiment tracking", "tracking")
+        self.tracking_section.add_row("Report to", self.report_to)
         self.sections = (
             self.schedule_section,
             self.layers_section,
@@ -259,6 +270,7 @@ class MethodSettings(QWidget):
             self.early_section,
             self.regularisation_section,
             self.rare_section,
+            self.tracking_section,
         )
         # Which section shows each setting's problem.
         self.section_of: dict[str, Section] = {}
@@ -269,6 +281,7 @@ class MethodSettings(QWidget):
             (self.early_section, ("early_stopping", "min_improvement")),
             (self.regularisation_section, ("weight_decay", "dropout", "label_smoothing")),
             (self.rare_section, ("class_weights", "oversample")),
+            (self.tracking_section, ("report_to",)),
         ):
             for name in names:
                 self.section_of[name] = section
@@ -297,7 +310,7 @@ class MethodSettings(QWidget):
 
         for widget, _, _ in self.spin_fields.values():
             widget.valueChanged.connect(self._on_changed)
-        for combo in (self.scheduler, self.unfreeze_unit, self.class_weights):
+        for combo in (self.scheduler, self.unfreeze_unit, self.class_weights, self.report_to):
             combo.currentIndexChanged.connect(self._on_changed)
         for box in (self.gradual, self.lora, self.early, self.dropout_override, self.oversample):
             box.toggled.connect(self._on_changed)
@@ -331,6 +344,8 @@ class MethodSettings(QWidget):
             self.dropout.setValue(values.dropout if values.dropout is not None else 0.1)
             self.label_smoothing.setValue(values.label_smoothing)
             self.set_class_weights(values.class_weights, values.oversample)
+            # Settings saved before the tracker choice existed have no report_to.
+            _choose(self.report_to, getattr(values, "report_to", "none"))
         finally:
             self.blockSignals(False)
         self._enable()
@@ -368,6 +383,7 @@ class MethodSettings(QWidget):
             "label_smoothing": number("label_smoothing"),
             "class_weights": self.custom_weights.text().strip() if weights == CUSTOM_WEIGHTS else weights,
             "oversample": self.oversample.isChecked(),
+            "report_to": self.report_to.currentData(),
         }
 
     def in_use(self, name: str) -> bool:
@@ -431,6 +447,8 @@ class MethodSettings(QWidget):
             if v["label_smoothing"]:
                 parts.append(f"smoothing {v['label_smoothing']:g}")
             return ", ".join(parts)
+        if section is self.tracking_section:
+            return "off" if v.get("report_to", "none") == "none" else str(v["report_to"])
         weights = v["class_weights"]
         parts = [] if weights == "none" else ["balanced weights" if weights == "balanced" else "custom weights"]
         if v["oversample"]:
