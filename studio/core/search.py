@@ -307,7 +307,8 @@ def run_search(
     emit: Reporter = reporter or (lambda event: None)
     study = _open_study(settings, dims)
     # A resumed search, or another worker, draws on from where the study stands, not from the first draw again.
-    study = _open_study(settings, dims, offset=len(study.get_trials(deepcopy=False)) + 1000 * worker)
+    # (The study is opened once; only its sampler is made again, with a seed past the draws already made.)
+    study.sampler = _sampler(settings, dims, offset=len(study.get_trials(deepcopy=False)) + 1000 * worker)
     distributions = {d.name: d.distribution(grid=settings.method == "grid") for d in dims}
     failures = 0
     while not (stop is not None and stop.is_set()):
