@@ -1,4 +1,5 @@
-"""Small reusable widgets: a learning-rate spin box, a path field that takes dropped files, message labels."""
+"""Small reusable widgets: a learning-rate spin box, a path field that takes dropped files, message labels, the
+Start / Stop / Resume row of a long job."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.ui import formatting
 
@@ -178,3 +188,26 @@ def row(*widgets, stretch_first: bool = True, spacing: int = 6) -> QHBoxLayout:
     for i, widget in enumerate(widgets):
         layout.addWidget(widget, 1 if (i == 0 and stretch_first) else 0)
     return layout
+
+
+class RunButtons:
+    """The Start / Stop / Resume… row of a page that runs a long job (Adapt, Search), and its running state."""
+
+    def __init__(self, name: str, start: str, stop_tip: str, resume_tip: str):
+        self.start = QPushButton(start)
+        self.start.setObjectName(f"{name}Start")
+        self.start.setProperty("primary", True)
+        self.stop = QPushButton("Stop")
+        self.stop.setObjectName(f"{name}Stop")
+        self.stop.setEnabled(False)
+        self.stop.setToolTip(stop_tip)
+        self.resume = QPushButton("Resume…")
+        self.resume.setObjectName(f"{name}Resume")
+        self.resume.setToolTip(resume_tip)
+        self.layout = row(self.start, self.stop, self.resume)
+
+    def set_running(self, running: bool) -> None:
+        """Start and Resume while idle, Stop while running."""
+        self.start.setEnabled(not running)
+        self.resume.setEnabled(not running)
+        self.stop.setEnabled(running)

@@ -26,7 +26,7 @@ from studio.ui import formatting
 from studio.ui.adapt_worker import AdaptController
 from studio.ui.pages.adapt_curves import AdaptCurves, perplexity_text
 from studio.ui.pages.adapt_form import AdaptForm
-from studio.ui.widgets import MessageLabel, page_header
+from studio.ui.widgets import MessageLabel, RunButtons, page_header
 
 LOG_LINES = 2000
 NO_RESULT = "The held-out perplexity before and after appears here."
@@ -59,16 +59,15 @@ class AdaptPage(QWidget):
         self.mlm_probability, self.whole_word, self.max_length = f.mlm_probability, f.whole_word, f.max_length
         self.length_kind, self.epochs, self.steps = f.length_kind, f.epochs, f.steps
         self.learning_rate, self.batch_size = f.learning_rate, f.batch_size
-        self.start_button = QPushButton("Adapt")
-        self.start_button.setObjectName("adaptStart")
-        self.start_button.setProperty("primary", True)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setObjectName("adaptStop")
-        self.stop_button.setEnabled(False)
-        self.stop_button.setToolTip("Stop after this step; the model so far is written and Resume carries it on")
-        self.resume_button = QPushButton("Resume…")
-        self.resume_button.setObjectName("adaptResume")
-        self.resume_button.setToolTip("Carry on a stopped adaptation: choose its run folder")
+        self.run_buttons = RunButtons(
+            "adapt",
+            "Adapt",
+            stop_tip="Stop after this step; the model so far is written and Resume carries it on",
+            resume_tip="Carry on a stopped adaptation: choose its run folder",
+        )
+        self.start_button = self.run_buttons.start
+        self.stop_button = self.run_buttons.stop
+        self.resume_button = self.run_buttons.resume
         self.progress = QProgressBar()
         self.progress.setObjectName("adaptProgress")
         self.progress.setRange(0, 1)
@@ -109,10 +108,7 @@ class AdaptPage(QWidget):
         }
 
     def _build_layout(self) -> None:
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button, 1)
-        buttons.addWidget(self.stop_button)
-        buttons.addWidget(self.resume_button)
+        buttons = self.run_buttons.layout
         left = QWidget()
         left.setObjectName("adaptControls")
         left_layout = QVBoxLayout(left)
@@ -347,9 +343,7 @@ class AdaptPage(QWidget):
     @Slot(bool)
     def _on_running_changed(self, running: bool) -> None:
         self.form.setEnabled(not running)
-        self.start_button.setEnabled(not running)
-        self.resume_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
+        self.run_buttons.set_running(running)
         if running:
             self.curves.start()
         else:

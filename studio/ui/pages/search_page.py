@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QPlainTextEdit,
     QProgressBar,
-    QPushButton,
     QScrollArea,
     QSplitter,
     QVBoxLayout,
@@ -29,7 +28,7 @@ from studio.ui.pages.search_space_editor import LABELS
 from studio.ui.pages.search_trials import TrialsView, read_trials, settings_text, summary_state
 from studio.ui.search_worker import SearchController, SearchEnded, SearchStarted
 from studio.ui.tasks import TaskError, TaskRunner
-from studio.ui.widgets import MessageLabel, page_header
+from studio.ui.widgets import MessageLabel, RunButtons, page_header
 
 if TYPE_CHECKING:
     from studio.core.config import TrainConfig
@@ -71,16 +70,15 @@ class SearchPage(QWidget):
         self.space, self.method, self.trials = self.form.space, self.form.method, self.form.trials
         self.prune, self.workers, self.folder = self.form.prune, self.form.workers, self.form.folder
         self.grid_note = self.form.grid_note
-        self.start_button = QPushButton("Start search")
-        self.start_button.setObjectName("searchStart")
-        self.start_button.setProperty("primary", True)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setObjectName("searchStop")
-        self.stop_button.setEnabled(False)
-        self.stop_button.setToolTip("Stop after this step; the trial's run is kept and Resume carries it on")
-        self.resume_button = QPushButton("Resume…")
-        self.resume_button.setObjectName("searchResume")
-        self.resume_button.setToolTip("Carry on a search that was stopped: choose its folder")
+        self.run_buttons = RunButtons(
+            "search",
+            "Start search",
+            stop_tip="Stop after this step; the trial's run is kept and Resume carries it on",
+            resume_tip="Carry on a search that was stopped: choose its folder",
+        )
+        self.start_button = self.run_buttons.start
+        self.stop_button = self.run_buttons.stop
+        self.resume_button = self.run_buttons.resume
         self.progress = QProgressBar()
         self.progress.setObjectName("searchProgress")
         self.progress.setRange(0, 1)
@@ -121,10 +119,7 @@ class SearchPage(QWidget):
         self._on_space_changed()
 
     def _build_layout(self) -> None:
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button, 1)
-        buttons.addWidget(self.stop_button)
-        buttons.addWidget(self.resume_button)
+        buttons = self.run_buttons.layout
         left = QWidget()
         left.setObjectName("searchControls")
         left_layout = QVBoxLayout(left)
@@ -390,9 +385,7 @@ class SearchPage(QWidget):
         else:
             self._poll.stop()
         self.form.setEnabled(not running)
-        self.start_button.setEnabled(not running)
-        self.resume_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
+        self.run_buttons.set_running(running)
         self._show_best()
         self.running_changed.emit(running)
 
