@@ -17,7 +17,7 @@ class StudioCallback(TrainerCallback):
     PROGRESS_INTERVAL_S = 0.25
 
     # Report entries too big to send with every evaluation; the final metrics keep them.
-    BULKY = ("scatter", "worst")
+    BULKY = ("scatter", "worst", "threshold_curve", "label_curves")
 
     def __init__(
         self,

@@ -315,6 +315,7 @@ def test_thresholds_folded_into_the_head_make_the_same_decisions_at_one_half(tmp
     assert model.config.studio_task == "multi"
     assert model.config.studio_thresholds == {"a": 0.5, "b": 0.5, "c": 0.5}
     assert model.config.studio_tuned_thresholds == pytest.approx(report["thresholds"])
+    assert model.config.studio_folded_thresholds == pytest.approx(report["thresholds"])  # what a re-fold undoes
     model.save_pretrained(tmp_path / "export")
     tokenizer.save_pretrained(tmp_path / "export")
 

@@ -52,6 +52,7 @@ MAX_LABEL_WORDS = 4
 # threshold that is best for all labels together: a threshold fitted to three rows does not carry to new data.
 # (On GoEmotions, benchmarks/multi_label_defaults.py: 5 gave test macro F1 0.01-0.02 above 10, 20 or one shared
 # threshold for all labels, and the same as tuning every label; tuning every label cost a lot of micro F1.)
+# The same grid as the binary curve's (studio.core.thresholds.CURVE_GRID), so a tuned threshold is a curve point.
 THRESHOLD_GRID = np.round(np.arange(0.02, 0.99, 0.02), 2)
 MIN_TUNING_SUPPORT = 5
 DEFAULT_THRESHOLD = 0.5
@@ -193,6 +194,37 @@ def tune_thresholds(
     )
 
 
+def label_curves(
+    labels: tuple[str, ...], probabilities, truth, grid: np.ndarray = THRESHOLD_GRID
+) -> dict[str, dict[str, list[float]]]:
+    """Each label's precision, recall and F1 at each threshold of the grid, for the app's threshold view (the
+    shape of studio.core.thresholds.threshold_curve, with the label's own F1 in place of the macro F1)."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(truth, dtype=np.float64) > 0.5
+    if p.ndim != 2 or p.shape[0] == 0:
+        return {}
+    rounded = [round(float(v), 4) for v in grid]
+    curves = {}
+    for j, name in enumerate(labels):
+        # Sorted scores and searchsorted count the rows at or above each threshold in O(n log n).
+        positives = np.sort(p[y[:, j], j])
+        negatives = np.sort(p[~y[:, j], j])
+        tp = len(positives) - np.searchsorted(positives, grid, side="left")
+        fp = len(negatives) - np.searchsorted(negatives, grid, side="left")
+        fn = len(positives) - tp
+        # Nothing predicted is taken as precision 1 (as for the binary curve), so the curve does not drop to 0.
+        precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), 1.0)
+        recall = np.where(tp + fn > 0, tp / np.maximum(tp + fn, 1), 0.0)
+        f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
+        curves[name] = {
+            "threshold": rounded,
+            "precision": [round(float(v), 4) for v in precision],
+            "recall": [round(float(v), 4) for v in recall],
+            "f1": [round(float(v), 4) for v in f1],
+        }
+    return curves
+
+
 def multilabel_report(labels: tuple[str, ...], logits, truth, thresholds) -> dict:
     """Every figure the Evaluate page and metrics.json show, at the given per-label thresholds."""
     from sklearn.metrics import precision_recall_fscore_support
@@ -257,6 +289,7 @@ class MultiLabelMetrics(TaskMetrics):
         report["f1_at_0.5"] = (
             multilabel_report(self.labels, logits, y_true, at_half)["f1"] if self.tune else report["f1"]
         )
+        report["label_curves"] = label_curves(self.labels, sigmoid(logits), y_true)
         self.last_report = report
         scalars = {k: report[k] for k in ("f1", "f1_micro", "precision", "recall", "loss")}
         # Equal F1s go to the lower loss rather than to the earliest checkpoint; the term moves the score < 1e-6.
@@ -508,13 +541,16 @@ class MultiLabelTask(Task):
             "thresholds_tuned_on": report.get("thresholds_tuned_on", "validation"),
             "f1_at_threshold": report.get("f1_at_threshold", report["f1"]),
             "f1_at_0.5": report.get("f1_at_0.5", report["f1"]),
+            "label_curves": report.get("label_curves", {}),
         }
 
     # ---- export and prediction --------------------------------------------------------------------------
     def prepare_export(self, model, examples: Examples, report: dict) -> None:
         """Fold each label's tuned threshold into the head's bias, so that sigmoid(logit) >= 0.5 exactly where
         sigmoid(original logit) >= threshold: any consumer that thresholds the pipeline at 0.5 (the usual way)
-        makes the studio's decisions. Without a head to fold into, the thresholds stay in the config."""
+        makes the studio's decisions. Without a head to fold into, the thresholds stay in the config.
+        `studio_folded_thresholds` records what each label's bias was shifted by, so that a threshold set later
+        (studio.core.label_thresholds) re-folds from the trained bias."""
         labels = list(examples.labels)
         tuned = report.get("thresholds") or {}
         values = [float(tuned.get(n, DEFAULT_THRESHOLD)) for n in labels]
@@ -524,9 +560,11 @@ class MultiLabelTask(Task):
             if head is not None:
                 fold_thresholds(head, values)
                 config.studio_thresholds = dict.fromkeys(labels, DEFAULT_THRESHOLD)
+                config.studio_folded_thresholds = dict(zip(labels, values, strict=True))
             else:
                 log.warning("No linear head with a bias to fold the thresholds into; they stay in the config.")
                 config.studio_thresholds = dict(zip(labels, values, strict=True))
+                config.studio_folded_thresholds = dict.fromkeys(labels, DEFAULT_THRESHOLD)
             config.studio_tuned_thresholds = dict(zip(labels, values, strict=True))
         super().prepare_export(model, examples, report)
 

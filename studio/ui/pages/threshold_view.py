@@ -1,4 +1,4 @@
-"""ThresholdView: a binary model's precision, recall and F1 against its decision threshold, and a slider to set it."""
+"""ThresholdView: precision, recall and F1 against a decision threshold (binary or per label), and a slider."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from studio.ui.plots import BLUE, GREEN, GREY, ORANGE, make_plot
 from studio.ui.tasks import TaskError, TaskRunner
@@ -20,7 +20,8 @@ class ThresholdView(QWidget):
     """The threshold tuner of a binary model: the curves from metrics.json's `threshold_curve` (validation), the
     threshold in force (a line), the tuned one (a dashed line), and a slider; "Save threshold" writes the chosen
     one into the model folder (config.json, the head's bias, the card), where studio predict, the Inference tab
-    and transformers.pipeline use it.
+    and transformers.pipeline use it. For a multi-label model the same for one label at a time, chosen in a list:
+    its curves from metrics.json's `label_curves`, its tuned threshold from `thresholds`.
 
     Wire it with `show_model(model_dir, metrics)` after a run (or for a chosen model folder). Signal:
     `threshold_saved(float)` once a threshold is saved (the Inference tab should reload its model).
@@ -36,6 +37,10 @@ class ThresholdView(QWidget):
         self._curve: dict[str, np.ndarray] = {}
         self._tuned: float | None = None
         self._saved: float | None = None
+        # Multi-label: every label's curve, tuned threshold and threshold in force (on the model's own scores).
+        self._label_curves: dict[str, dict[str, np.ndarray]] = {}
+        self._label_tuned: dict[str, float] = {}
+        self._label_saved: dict[str, float] = {}
 
         self.title = QLabel("<b>Decision threshold</b>")
         self.explain = QLabel("")
@@ -55,6 +60,12 @@ class ThresholdView(QWidget):
         self.chosen_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#333333", width=2))
         self.plot.addItem(self.tuned_line)
         self.plot.addItem(self.chosen_line)
+
+        self.label_box = QComboBox()
+        self.label_box.setObjectName("thresholdLabel")
+        self.label_box.setToolTip("The label whose threshold the curves and the slider show")
+        self.label_box.currentTextChanged.connect(self._on_label_box_current_text_changed)
+        self.label_title = QLabel("Label:")
 
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setObjectName("thresholdSlider")
@@ -76,9 +87,13 @@ class ThresholdView(QWidget):
         buttons.addWidget(self.figures, 1)
         buttons.addWidget(self.tuned_button)
         buttons.addWidget(self.save_button)
+        chooser = QHBoxLayout()
+        chooser.addWidget(self.label_title)
+        chooser.addWidget(self.label_box, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.explain)
+        layout.addLayout(chooser)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.slider)
         layout.addLayout(buttons)
@@ -89,13 +104,30 @@ class ThresholdView(QWidget):
         """Show the curves of a model folder's validation (metrics.json's figures) and the threshold it uses."""
         self._folder = Path(model_dir) if model_dir else None
         curve = metrics.get("threshold_curve") or {}
-        usable = self._folder is not None and bool(curve.get("threshold"))
-        self._curve = {k: np.asarray(v, dtype=np.float64) for k, v in curve.items()} if usable else {}
-        for name, item in self._lines.items():
-            item.setData(self._curve.get("threshold", []), self._curve.get(name, []))
+        label_curves = metrics.get("label_curves") or {}
+        binary = self._folder is not None and bool(curve.get("threshold"))
+        multi = not binary and self._folder is not None and bool(label_curves) and bool(metrics.get("thresholds"))
+        self._label_curves = (
+            {
+                name: {k: np.asarray(v, dtype=np.float64) for k, v in c.items()}
+                for name, c in label_curves.items()
+                if c.get("threshold")
+            }
+            if multi
+            else {}
+        )
+        multi = multi and bool(self._label_curves)
+        usable = binary or multi
         for widget in (self.plot, self.slider, self.figures, self.tuned_button, self.save_button):
             widget.setVisible(usable)
+        self.label_box.setVisible(multi)
+        self.label_title.setVisible(multi)
         self.status.setText("")
+        if multi:
+            self._show_labels(metrics)
+            return
+        self._set_curve(curve if binary else {})
+        self._set_f1_name("macro F1")
         if not usable:
             self.explain.setText(
                 "Each label's threshold was tuned on the validation data (see the per-label table)."
@@ -115,6 +147,53 @@ class ThresholdView(QWidget):
         self._set_slider(self._saved)
         self._show_figures()
 
+    def label(self) -> str | None:
+        """The label whose threshold the view shows (multi-label), else None."""
+        return (self.label_box.currentText() or None) if self._label_curves else None
+
+    def _show_labels(self, metrics: dict) -> None:
+        tuned = metrics.get("thresholds") or {}
+        names = list(self._label_curves)
+        self._label_tuned = {n: float(tuned.get(n, 0.5)) for n in names}
+        self._label_saved = _saved_label_thresholds(self._folder, names, self._label_tuned)
+        self._set_f1_name("F1")
+        self.explain.setText(
+            "The model predicts a label when that label's probability is at least its threshold. The curves are "
+            "the chosen label's precision, recall and F1 on the validation rows; the dashed line is its threshold "
+            "tuned for the best F1, the solid one the threshold the slider is at."
+        )
+        previous = self.label_box.currentText()
+        self.label_box.blockSignals(True)
+        self.label_box.clear()
+        self.label_box.addItems(names)
+        self.label_box.setCurrentIndex(names.index(previous) if previous in names else 0)
+        self.label_box.blockSignals(False)
+        self._show_label(self.label_box.currentText())
+
+    def _show_label(self, name: str) -> None:
+        if name not in self._label_curves:
+            return
+        self._curve = self._label_curves[name]
+        for key, item in self._lines.items():
+            item.setData(self._curve["threshold"], self._curve[key])
+        self._tuned = self._label_tuned[name]
+        self._saved = self._label_saved[name]
+        self.tuned_line.setValue(self._tuned)
+        self._set_slider(self._saved)
+        self.status.setText("")
+
+    def _set_curve(self, curve: dict) -> None:
+        self._curve = {k: np.asarray(v, dtype=np.float64) for k, v in curve.items()} if curve else {}
+        for name, item in self._lines.items():
+            item.setData(self._curve.get("threshold", []), self._curve.get(name, []))
+
+    def _set_f1_name(self, text: str) -> None:
+        """Binary models plot the macro F1 of both classes, multi-label ones the chosen label's own F1."""
+        legend = self.plot.getPlotItem().legend
+        for sample, label in getattr(legend, "items", []):
+            if sample.item is self._lines["f1"]:
+                label.setText(text)
+
     def threshold(self) -> float:
         """The threshold the slider is at."""
         return self.slider.value() / STEPS
@@ -133,8 +212,13 @@ class ThresholdView(QWidget):
         grid = self._curve["threshold"]
         at = {k: float(np.interp(t, grid, self._curve[k])) for k in ("precision", "recall", "f1")}
         saved = " (in use)" if self._saved is not None and abs(t - self._saved) < 0.005 else ""
+        label = self.label()
+        if label and not saved and self._saved is not None:
+            # Several labels, each with its own: say which one the model applies now.
+            saved = f" (in use: {self._saved:.2f})"
+        f1 = f"F1 of {label!r}" if label else "macro F1"
         self.figures.setText(
-            f"At {t:.2f}{saved}: precision {at['precision']:.3f}, recall {at['recall']:.3f}, macro F1 {at['f1']:.3f}"
+            f"At {t:.2f}{saved}: precision {at['precision']:.3f}, recall {at['recall']:.3f}, {f1} {at['f1']:.3f}"
         )
 
     @Slot(int)
@@ -142,6 +226,10 @@ class ThresholdView(QWidget):
         self.chosen_line.setValue(value / STEPS)
         self._show_figures()
         self.status.setText("")
+
+    @Slot(str)
+    def _on_label_box_current_text_changed(self, name: str) -> None:
+        self._show_label(name)
 
     @Slot()
     def _on_tuned_clicked(self) -> None:
@@ -152,28 +240,57 @@ class ThresholdView(QWidget):
     def _on_save_clicked(self) -> None:
         if self._folder is None:
             return
-        from studio.core.thresholds import set_threshold
-
         value = self.threshold()
         if self._tuned is not None and abs(value - self._tuned) < 0.005:
             value = self._tuned  # the slider's hundredths stand for the tuned value itself
+        label = self.label()
         self.save_button.setEnabled(False)
-        self._tasks.submit(
-            set_threshold, self._folder, value, done=self._on_save_done, failed=self._on_save_failed, context=value
-        )
+        self.label_box.setEnabled(False)  # the answer belongs to this label
+        if label is None:
+            from studio.core.thresholds import set_threshold
 
-    def _on_save_done(self, _result, value: float) -> None:
+            self._tasks.submit(
+                set_threshold,
+                self._folder,
+                value,
+                done=self._on_save_done,
+                failed=self._on_save_failed,
+                context=(None, value),
+                libraries=True,
+            )
+        else:
+            from studio.core.label_thresholds import set_label_threshold
+
+            self._tasks.submit(
+                set_label_threshold,
+                self._folder,
+                label,
+                value,
+                done=self._on_save_done,
+                failed=self._on_save_failed,
+                context=(label, value),
+                libraries=True,
+            )
+
+    def _on_save_done(self, _result, context: tuple[str | None, float]) -> None:
+        label, value = context
         self.save_button.setEnabled(True)
-        self._saved = value
+        self.label_box.setEnabled(True)
+        if label is not None:
+            self._label_saved[label] = value
+        if label == self.label():  # not a label (or model) shown since the save began
+            self._saved = value
         self._show_figures()
+        what = "decides" if label is None else f"predicts {label!r}"
         self.status.setText(
-            f"Saved: the model in {self._folder} now decides at {value:.4f} (studio predict, the Inference tab and "
+            f"Saved: the model in {self._folder} now {what} at {value:.4f} (studio predict, the Inference tab and "
             "transformers.pipeline)."
         )
         self.threshold_saved.emit(value)
 
-    def _on_save_failed(self, error: TaskError, _value: float) -> None:
+    def _on_save_failed(self, error: TaskError, _context: tuple[str | None, float]) -> None:
         self.save_button.setEnabled(True)
+        self.label_box.setEnabled(True)
         self.status.setText(error.message)
 
 
@@ -188,3 +305,16 @@ def _saved_threshold(folder: Path | None, default: float) -> float:
     except (OSError, ValueError, AttributeError):
         return default
     return float(value) if isinstance(value, (int, float)) else default
+
+
+def _saved_label_thresholds(folder: Path | None, labels: list[str], default: dict[str, float]) -> dict[str, float]:
+    """Each label's threshold (on the model's own probability) that the folder's config.json applies, else `default`."""
+    from studio.core.label_thresholds import thresholds_in_force
+
+    if folder is None:
+        return dict(default)
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return dict(default)
+    return thresholds_in_force(config, labels) if isinstance(config, dict) else dict(default)
