@@ -55,12 +55,17 @@ class _Callbacks:
 
 
 class _Task(QRunnable):
-    def __init__(self, runner: TaskRunner, task_id: int, fn: Callable, args, kwargs):
+    def __init__(self, runner: TaskRunner, task_id: int, fn: Callable, args, kwargs, libraries: bool = False):
         super().__init__()
         self.runner, self.task_id, self.fn, self.args, self.kwargs = runner, task_id, fn, args, kwargs
+        self.libraries = libraries
 
     def run(self) -> None:
         try:
+            if self.libraries:
+                from studio.ui.warmup import ensure_libraries
+
+                ensure_libraries()
             result, error = self.fn(*self.args, **self.kwargs), None
         except BaseException as exc:
             result, error = None, describe_error(exc)
@@ -96,19 +101,21 @@ class TaskRunner(QObject):
         failed: Callable | None = None,
         progress: Callable | None = None,
         context: object = _NO_CONTEXT,
+        libraries: bool = False,
         **kwargs,
     ) -> int:
         """Run fn(*args, **kwargs) in the background, then call done(result) or failed(TaskError).
 
         With `progress`, fn also gets report(done, total), which calls progress(done, total) here. With
         `context`, the callbacks get it as a second argument: what the result belongs to, so that a page
-        can ignore the answer to a question it no longer asks.
+        can ignore the answer to a question it no longer asks. With `libraries`, fn runs once torch and
+        transformers are imported (see warmup.ensure_libraries): two threads importing them at once break.
         """
         task_id = next(self._ids)
         self._callbacks[task_id] = _Callbacks(done, failed, progress, context)
         if progress is not None:
             kwargs["report"] = _Reporter(self, task_id)
-        self._pool.start(_Task(self, task_id, fn, args, kwargs))
+        self._pool.start(_Task(self, task_id, fn, args, kwargs, libraries))
         return task_id
 
     def busy(self) -> bool:

@@ -763,6 +763,7 @@ class DataPage(QWidget):
             # Progress comes without the context; the check's number tells an old check's progress from the new one's.
             progress=functools.partial(self._on_preflight_progress, self._preflight_id),
             context=(self._loaded.table, self._preflight_id),
+            libraries=True,  # the token count loads the model's tokenizer through transformers
         )
 
     def shutdown(self) -> None:

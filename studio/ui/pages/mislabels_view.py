@@ -261,6 +261,7 @@ class MislabelsView(QWidget):
             done=self._on_find_done,
             failed=self._on_find_failed,
             progress=self._on_find_progress,
+            libraries=True,
         )
 
     def _find(self, run_dir: Path, thorough: bool, folds: int, stop: threading.Event, report):

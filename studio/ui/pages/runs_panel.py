@@ -242,7 +242,14 @@ class RunsPanel(QWidget):
             output += ".html"
         self.report_button.setEnabled(False)
         self.message.show_message(f"Writing the report of {Path(run_dir).name}…")
-        self._tasks.submit(write_report, run_dir, output, done=self._on_report_written, failed=self._on_report_failed)
+        self._tasks.submit(
+            write_report,
+            run_dir,
+            output,
+            done=self._on_report_written,
+            failed=self._on_report_failed,
+            libraries=True,
+        )
 
     def _on_report_written(self, path) -> None:
         self._update_buttons()
