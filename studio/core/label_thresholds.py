@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from studio.core.errors import StudioError
-from studio.core.thresholds import _atomic, _logit
+from studio.core.thresholds import logit, replace_atomically
 
 DEFAULT_THRESHOLD = 0.5
 # config.json keys of an exported multi-label model, each a {label: threshold} mapping.
@@ -69,7 +69,7 @@ def combined(folded: float, applied: float) -> float:
         return folded
     if abs(folded - DEFAULT_THRESHOLD) < 1e-12:
         return applied
-    return 1 / (1 + math.exp(-(_logit(folded) + _logit(applied))))
+    return 1 / (1 + math.exp(-(logit(folded) + logit(applied))))
 
 
 def thresholds_in_force(config, labels: list[str] | None = None) -> dict[str, float]:
@@ -120,10 +120,10 @@ def set_label_threshold(folder: str | Path, label: str, threshold: float) -> flo
         applied[label] = DEFAULT_THRESHOLD
     else:
         # Decided on the exported (folded) score: sigmoid(z - logit(f)) >= s  <=>  sigmoid(z) >= threshold.
-        applied[label] = 1 / (1 + math.exp(-(_logit(threshold) - _logit(folded[label]))))
+        applied[label] = 1 / (1 + math.exp(-(logit(threshold) - logit(folded[label]))))
     data[APPLIED_KEY] = applied
     data[FOLDED_KEY] = folded
-    _atomic(config_path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8"))
+    replace_atomically(config_path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8"))
     _update_card(folder / "README.md", thresholds_in_force(data, labels), tuned_thresholds(data, labels))
     return thresholds_in_force(data, labels)[label]
 
@@ -177,9 +177,9 @@ def _refold(folder: Path, data: dict, index: int, before: float, threshold: floa
     if key not in tensors:
         return False
     bias = tensors[key].clone()
-    bias[index] += _logit(before) - _logit(threshold)
+    bias[index] += logit(before) - logit(threshold)
     tensors[key] = bias
-    _atomic(weights, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    replace_atomically(weights, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
     return True
 
 
@@ -210,4 +210,4 @@ def _update_card(card: Path, in_force: dict[str, float], tuned: dict[str, float]
         while table is not None and end < len(lines) and lines[end].startswith("|"):
             end += 1
         lines[end:end] = ["", card_sentence(changed)]
-    _atomic(card, lambda tmp: tmp.write_text("\n".join(lines) + "\n", encoding="utf-8"))
+    replace_atomically(card, lambda tmp: tmp.write_text("\n".join(lines) + "\n", encoding="utf-8"))

@@ -296,18 +296,13 @@ def _predict(model_dir: Path, rows: _Split, labels: tuple[str, ...], device: str
 
 
 def _folded_shift(config, names: list[str]) -> np.ndarray:
-    """What a multi-label export subtracted from each label's logit (its tuned threshold's logit, where it was
-    folded into the head and the config then applies 0.5)."""
-    tuned = getattr(config, "studio_tuned_thresholds", None) or {}
-    applied = getattr(config, "studio_thresholds", None) or {}
-    shift = np.zeros(len(names))
-    if isinstance(tuned, dict) and isinstance(applied, dict):
-        for i, name in enumerate(names):
-            t = tuned.get(name)
-            if t is not None and abs(float(applied.get(name, 0.5)) - 0.5) < 1e-12:
-                t = min(max(float(t), 1e-6), 1 - 1e-6)
-                shift[i] = np.log(t / (1 - t))
-    return shift
+    """What a multi-label export subtracted from each label's logit: the logit of the threshold folded into its
+    bias (0 where none was)."""
+    from studio.core.label_thresholds import folded_thresholds
+
+    folded = folded_thresholds(config, names)
+    t = np.clip(np.array([folded[n] for n in names], dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(t / (1 - t))
 
 
 def _decision_thresholds(model_dir: Path, labels: tuple[str, ...]) -> np.ndarray:

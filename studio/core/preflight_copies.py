@@ -20,12 +20,35 @@ class CopyChecker:
         self.count = len(texts)
         # Pairs are duplicates only with the same words in both texts (see find_links).
         links = find_links(texts, near=sides[0].pairs is None)
-        self.same, self.group = links.same_group, links.group
         self.values: dict[str, Any] = {}
         # Each row's cells as they are (both files, train rows first): a group is "exact" when they are equal.
         self.cells: list = []
         for side in sides:
             self.cells += side.texts if side.pairs is None else list(zip(side.texts, side.pairs, strict=True))
+        self.same, self.group = self._join_wordless(texts.lengths, links.same_group, links.group)
+
+    def _join_wordless(self, lengths: np.ndarray, same: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Join the texts that have no word once punctuation is removed (":-) :-)", "...") by their cells, case
+        and spacing apart: find_links compares words, so it leaves each of them alone. Blank cells are the `empty`
+        finding's, not one big group of copies."""
+        wordless = np.flatnonzero(lengths == 0)
+        if len(wordless) < 2:
+            return same, group
+        same, group = same.copy(), group.copy()
+        first: dict[Any, int] = {}
+        for i in wordless.tolist():
+            cell = self.cells[i]
+            key = (
+                tuple(" ".join(c.casefold().split()) for c in cell)
+                if isinstance(cell, tuple)
+                else (" ".join(cell.casefold().split()),)
+            )
+            if not any(key):
+                continue
+            # In row order, so the group keeps the number of its first row (as components() numbers groups);
+            # these rows have no other links, so no group they were in is split.
+            same[i] = group[i] = first.setdefault(key, i)
+        return same, group
 
     def _side_row(self, index: int) -> tuple[Side, int]:
         if index < self.n_train:

@@ -23,6 +23,7 @@ TOP_MISLABELS = 20
 SHOWN_ROWS = 12
 # What `studio mislabels --output` is told to write into the run folder, for the report to pick up.
 MISLABELS_CSV = "mislabels.csv"
+DATA_FILES = frozenset({"train_csv", "validation_csv", "output_dir"})
 NO_MISLABELS = (
     "No mislabel candidates for this run yet: run studio mislabels first "
     "(`studio mislabels --run RUN --output RUN/mislabels.csv`, or the Evaluate page), then save the report again."
@@ -226,9 +227,16 @@ def _settings(run: ComparedRun) -> str:
     from studio.core.config import TrainConfig
 
     defaults = {f.name: f.default for f in fields(TrainConfig)}
+    # A default of None is "decided for the run" (columns and task inferred, the task's learning rate), so the
+    # value config.json holds is not the user's change; the files are the data, not settings with a default.
+    decided = {name for name, default in defaults.items() if default is None} | DATA_FILES
+    task_rate = TrainConfig(task=run.settings.get("task"), lora=run.settings.get("lora") is True)
     rows = []
     for name, value in run.settings.items():
-        changed = name in defaults and value != defaults[name]
+        if name == "learning_rate":
+            changed = value is not None and value != task_rate.effective_learning_rate
+        else:
+            changed = name in defaults and name not in decided and value != defaults[name]
         shown = "-" if value is None and name.endswith(("_csv", "_dir", "_column")) else _value(value)
         rows.append(f"<tr class='{'changed' if changed else ''}'><td>{escape(name)}</td><td>{escape(shown)}</td></tr>")
     return (

@@ -29,7 +29,9 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     if not (math.isfinite(low) and math.isfinite(high)):
         return [0.0, 1.0]
     if high <= low:
-        high = low + (abs(low) or 1.0) * 0.1
+        # One value (a single evaluation): centred, so that its point is not drawn on the axis.
+        pad = (abs(low) or 1.0) * 0.05
+        low, high = (low - pad if low - pad >= 0 or low < 0 else 0.0), high + pad
     raw = (high - low) / max(1, count)
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)

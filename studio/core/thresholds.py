@@ -147,7 +147,8 @@ def binary_report(labels: tuple[str, ...], logits, y_true, positive: int, tune: 
 # ---- the exported model ---------------------------------------------------------------------------------------
 
 
-def _logit(t: float) -> float:
+def logit(t: float) -> float:
+    """log(t / (1 - t)), with t kept inside (0, 1)."""
     t = min(max(float(t), 1e-6), 1 - 1e-6)
     return math.log(t / (1 - t))
 
@@ -213,7 +214,7 @@ def decide(logits, rule: Rule | None) -> tuple[np.ndarray, np.ndarray]:
         return probabilities, probabilities.argmax(axis=-1)
     if rule.folded is not None:
         z = z.copy()
-        z[:, rule.positive] += _logit(rule.folded)
+        z[:, rule.positive] += logit(rule.folded)
     probabilities = softmax(z)
     chosen = np.where(probabilities[:, rule.positive] >= rule.threshold, rule.positive, 1 - rule.positive)
     return probabilities, chosen
@@ -254,14 +255,14 @@ def set_threshold(folder: str | Path, threshold: float) -> None:
         tensors = load_file(weights)
         if key is not None and key in tensors:
             bias = tensors[key].clone()
-            bias[positive] += _logit(folded_before) if folded_before is not None else 0.0
-            bias[positive] -= _logit(threshold)
+            bias[positive] += logit(folded_before) if folded_before is not None else 0.0
+            bias[positive] -= logit(threshold)
             tensors[key] = bias
-            _atomic(weights, lambda tmp: save_file(tensors, str(tmp), metadata={"format": "pt"}))
+            replace_atomically(weights, lambda tmp: save_file(tensors, str(tmp), metadata={"format": "pt"}))
             data[FOLDED_KEY] = threshold
     data[THRESHOLD_KEY] = threshold
     data[LABEL_KEY] = name
-    _atomic(config_path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8"))
+    replace_atomically(config_path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8"))
     card = folder / "README.md"
     if card.is_file():
         text = card.read_text(encoding="utf-8")
@@ -270,10 +271,11 @@ def set_threshold(folder: str | Path, threshold: float) -> None:
             f"; the threshold tuned on the validation data was {float(tuned):.4f}" if tuned else ""
         )
         lines = [threshold_sentence(name, threshold, origin) if _is_card_line(ln) else ln for ln in text.splitlines()]
-        _atomic(card, lambda tmp: tmp.write_text("\n".join(lines) + "\n", encoding="utf-8"))
+        replace_atomically(card, lambda tmp: tmp.write_text("\n".join(lines) + "\n", encoding="utf-8"))
 
 
-def _atomic(path: Path, write) -> None:
+def replace_atomically(path: Path, write) -> None:
+    """Replace path with what write(tmp) writes to a file beside it: a crash leaves the old file whole."""
     tmp = path.with_name(f".{path.name}.partial")
     try:
         write(tmp)

@@ -374,3 +374,24 @@ def test_scan_counts_words_per_row_with_empty_and_punctuation_rows():
     assert np.diff(scanned.texts.offsets).tolist() == [3, 3, 0, 0, 2]
     words = scanned.texts.words
     assert words[0:3].tolist() == words[3:6].tolist()  # the same words once normalised
+
+
+def test_texts_of_punctuation_alone_are_compared_as_they_are(tmp_path):
+    # ":-) :-)" has no word left once punctuation is removed; its copies are still copies (sms_spam has such
+    # messages), while blank texts are the `empty` finding's, never one big group of duplicates.
+    texts = random_texts(40, seed=11)
+    rows = [(t, "ab"[i % 2]) for i, t in enumerate(texts)]
+    rows[3] = (":-) :-)", "a")
+    rows[5] = ("...", "b")
+    rows[12] = ("   ", "a")
+    rows += [(":-) :-)", "b"), (":-)  :-)", "a"), ("...", "b"), ("", "b"), ("  ", "a")]
+    validation = [(t, "ab"[i % 2]) for i, t in enumerate(random_texts(10, seed=12))]
+    validation.append(("...", "a"))
+    report = check_data(
+        write_csv(tmp_path / "train.csv", rows), write_csv(tmp_path / "val.csv", validation), use_tokenizer=False
+    )
+    assert report.values["duplicates"] == [[4, 41, 42], [6, 43]]
+    assert report.values["duplicate_kinds"] == ["same words", "exact"]
+    assert report.values["conflicts"] == [[4, 41, 42]]
+    assert report.values["leakage"] == [[6, 11], [43, 11]]
+    assert report.values["empty"] == [13, 44, 45]

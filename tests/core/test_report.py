@@ -68,6 +68,9 @@ def test_bad_output_and_run_are_sentences(run, tmp_path):
 def test_charts_have_round_ticks_and_survive_empty_and_flat_series():
     assert nice_ticks(0, 14) == [0, 5, 10, 15]
     assert nice_ticks(0.33, 0.33)[0] <= 0.33 <= nice_ticks(0.33, 0.33)[-1]
+    # One evaluation (a one-epoch run): its point sits inside the axes, not on the left edge.
+    assert nice_ticks(70, 70) == [66, 68, 70, 72, 74]
+    assert nice_ticks(0, 0)[0] == 0  # a step or a loss of 0 gets no negative axis
     assert "No points were logged" in line_chart([Series("loss", [], [])], "Loss", "loss")
     svg = line_chart([Series("a<b", [1, 2], [0.5, float("nan")])], "T & U", "y")
     assert "a&lt;b" in svg and "T &amp; U" in svg
@@ -101,3 +104,15 @@ def test_a_real_browser_renders_the_report(run, tmp_path):
     assert image.size == (1200, 2000)
     colours = {image.getpixel((x, y)) for x in range(0, 1200, 7) for y in range(400, 900, 7)}
     assert len(colours) > 20  # the charts' lines and text, not a blank page
+
+
+def test_only_settings_the_user_changed_are_bold(run):
+    # The columns and the task were inferred and the files are the data, not settings with a default: a run
+    # that names them in its config.json has not changed them.
+    page = build_report(run, check_data=False)
+    settings = re.search(r"<table class='settings'>(.*?)</table>", page, re.S).group(1)
+    bold = re.findall(r"<tr class='changed'><td>(\w+)</td>", settings)
+    assert sorted(bold) == sorted(
+        ["model", "learning_rate", "epochs", "batch_size", "max_length", "evaluations_per_epoch", "device"]
+    )
+    assert "<td>text_column</td><td>text</td>" in settings
