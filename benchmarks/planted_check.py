@@ -85,7 +85,7 @@ def parse_args(argv=None):
     p.add_argument("--train-rows", type=int, default=None, help="base training rows (default per dataset)")
     p.add_argument("--epochs", type=float, default=1.0)
     p.add_argument("--work", type=Path, help="keep the files here (default: a temporary folder)")
-    p.add_argument("--screenshots", type=Path, default=REPO / "benchmarks" / "results" / "planted_check")
+    p.add_argument("--screenshots", type=Path, default=Path(tempfile.gettempdir()) / "planted_check")
     return p.parse_args(argv)
 
 
