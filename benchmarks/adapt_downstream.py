@@ -5,7 +5,8 @@ The corpus, the labelled rows and the test rows are disjoint slices of ag_news (
 for the last). Both fine-tunings use the same settings through the real engine (`studio adapt` and `studio train`'s
 functions); the figures are held-out perplexity before and after adapting, and macro F1 on the test rows.
 
-  python benchmarks/adapt_downstream.py                 # 2,000 corpus texts, 1 adaptation epoch, 400 labelled rows
+  python benchmarks/adapt_downstream.py                 # 2,000 corpus texts, default adaptation, 400 labelled rows
+  python benchmarks/adapt_downstream.py --corpus wiki   # the corpus from ../shared/data/wiki_text instead
   python benchmarks/adapt_downstream.py --quick         # a smoke check, not a measurement
 """
 
@@ -44,7 +45,8 @@ def _f1(model_dir: Path, texts: list[str], labels: list[str]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus-rows", type=int, default=2000)
-    parser.add_argument("--adapt-epochs", type=float, default=1.0)
+    parser.add_argument("--adapt-epochs", type=float, help="default: the adaptation's own (as `studio adapt`)")
+    parser.add_argument("--corpus", choices=("ag_news", "wiki"), default="ag_news")
     parser.add_argument("--train-rows", type=int, default=400)
     parser.add_argument("--test-rows", type=int, default=1000)
     parser.add_argument("--epochs", type=float, default=2.0)
@@ -61,7 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     from studio.core.training import run_training
 
     texts, labels = read_rows(SHARED_DATA / "ag_news" / "train.csv")
-    corpus = texts[6000 : 6000 + args.corpus_rows]
+    if args.corpus == "wiki":
+        lines = (SHARED_DATA / "wiki_text" / "corpus.txt").read_text(encoding="utf-8").splitlines()
+        corpus = [line for line in lines if line.strip()][: args.corpus_rows]
+    else:
+        corpus = texts[6000 : 6000 + args.corpus_rows]
     (home / "corpus.txt").write_text("\n".join(t.replace("\n", " ") for t in corpus), encoding="utf-8")
     train_t, train_l = stratified_subsample(texts[:6000], labels[:6000], args.train_rows, seed=1)
     test_texts, test_labels = read_rows(SHARED_DATA / "ag_news" / "test.csv")
@@ -70,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     corpus_file, adapted_dir = home / "corpus.txt", home / "adapted"
+    load_before = os.getloadavg()[0]
     adapted = run_adapt(AdaptConfig(corpus=str(corpus_file), epochs=args.adapt_epochs, output_dir=str(adapted_dir)))
     adapt_seconds = time.perf_counter() - started
     metrics = json.loads((home / "adapted" / "adapt_metrics.json").read_text())
@@ -83,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         "perplexity_after": metrics["perplexity_after"],
         "perplexity_change": metrics["perplexity_after"] / metrics["perplexity_before"] - 1,
         "adapt_seconds": round(adapt_seconds, 1),
+        "adapt_steps": metrics["steps"],
+        "adapt_epochs": metrics["epochs"],
+        "corpus_passages": len(corpus),
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "test_f1_original": results["original"]["test_f1"],
         "test_f1_adapted": results["adapted"]["test_f1"],
         "test_f1_change": results["adapted"]["test_f1"] - results["original"]["test_f1"],

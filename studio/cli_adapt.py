@@ -26,7 +26,12 @@ def add_parser(commands) -> None:
     adapt.add_argument("--text-column", metavar="NAME", help="the CSV column holding the text (default: inferred)")
     adapt.add_argument("--model", metavar="MODEL", help="hub id or model folder (default: the built-in model)")
     length = adapt.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=float, metavar="E", help="passes over the text (default: 3)")
+    length.add_argument(
+        "--epochs",
+        type=float,
+        metavar="E",
+        help="passes over the text (default: 3, or more on a small corpus, so that at least 150 steps run; at most 20)",
+    )
     length.add_argument("--steps", type=int, metavar="N", help="optimizer steps, instead of --epochs")
     adapt.add_argument(
         "--mlm-probability",

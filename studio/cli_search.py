@@ -25,7 +25,9 @@ def add_parser(commands) -> None:
         action="append",
         metavar="SPEC",
         help="a setting to search: NAME=LOW:HIGH (a range), NAME=LOW:HIGH:log (a log-scale range) or NAME=A,B,C "
-        "(a list), such as lr=1e-5:1e-3:log or batch_size=16,32; repeat for several settings",
+        "(a list), such as lr=1e-5:1e-3:log or batch_size=16,32; repeat for several settings (default: the "
+        "learning rate from a quarter to 4 times the task's, the batch size and half of it, warm-up 0 to 0.1). "
+        "When the space holds the settings a plain `studio train` would use, they are the first trial",
     )
     search.add_argument("--method", choices=METHODS, default="tpe", help="how settings are drawn (default: tpe)")
     search.add_argument("--trials", type=int, metavar="N", help="finished trials (complete or pruned) to run")
@@ -70,18 +72,22 @@ def run(args) -> int:
     else:
         if not args.search_output:
             raise StudioError("Give the folder for the search with --output DIR (or --resume DIR to carry one on).")
-        if not args.space:
-            raise StudioError("Give at least one setting to search with --space, such as --space lr=1e-5:1e-3:log.")
         if args.trials is None:
             raise StudioError("Give the number of trials with --trials N.")
         base = config_from_args(args)
+        space = tuple(args.space or ())
+        if not space:
+            from studio.core.search_space import default_space
+
+            space = default_space(base, args.method)
+            print(f"space: {' '.join(space)} (the default: no --space given)", flush=True)
         if args.prune and not hasattr(args, "evaluations_per_epoch"):
             base = base.with_changes(evaluations_per_epoch=4)  # the pruner needs figures within a run
         folder = args.search_output
         settings = prepare_search(
             SearchSettings(
                 base=base,
-                space=tuple(args.space),
+                space=space,
                 method=args.method,
                 trials=args.trials,
                 prune=args.prune,

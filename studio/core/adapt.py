@@ -31,7 +31,7 @@ class AdaptConfig:
     output_dir: str | None = None
     text_column: str | None = None
     model: str = BUILTIN_MODEL
-    epochs: float = 3.0
+    epochs: float | None = None  # None: DEFAULT_EPOCHS, more on a small corpus (see planned_epochs)
     steps: int | None = None  # when set, replaces epochs
     mlm_probability: float = 0.15
     whole_word: bool = False
@@ -54,7 +54,10 @@ class AdaptConfig:
         """Raise ConfigError with a sentence for the first impossible setting; return self when all is well."""
         checks = [
             (bool(str(self.corpus).strip()), "Give the text to adapt on with --corpus FILE."),
-            (_number(self.epochs) and self.epochs > 0, f"The number of epochs must be above 0 (got {self.epochs})."),
+            (
+                self.epochs is None or (_number(self.epochs) and self.epochs > 0),
+                f"The number of epochs must be above 0 (got {self.epochs}).",
+            ),
             (
                 self.steps is None or (_whole(self.steps) and self.steps >= 1),
                 f"The number of steps must be a whole number of at least 1 (got {self.steps}).",
@@ -106,6 +109,32 @@ class AdaptConfig:
             raise StudioError(f"The settings of the adaptation in {path.parent} cannot be read ({exc}).") from exc
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# Passes over the text when the user sets neither epochs nor steps ...
+DEFAULT_EPOCHS = 3.0
+# ... unless the corpus is so small that they make fewer optimizer steps than this: a fresh head (the built-in
+# model has none) learns from the number of updates, not from the passes. Measured with the built-in model on 1,800
+# ag_news passages (40 steps an epoch at the default batch): the held-out perplexity fell 17 % after 30 steps, 36 %
+# after 60, 44 % after 90 and 47 % after 120; a 1,000-passage corpus would stop at 60 in 3 epochs.
+MIN_STEPS = 150
+# Passes over a tiny corpus stop here, whatever the steps: more would learn the text by heart.
+MAX_AUTO_EPOCHS = 20
+
+
+def planned_epochs(config: AdaptConfig, blocks: int) -> tuple[float, str | None]:
+    """(epochs to train, a sentence for the log when they are not what the user would expect)."""
+    if config.epochs is not None or config.steps:
+        return float(config.epochs or DEFAULT_EPOCHS), None
+    per_epoch = max(1, math.ceil(blocks / (config.batch_size * config.gradient_accumulation)))
+    if per_epoch * DEFAULT_EPOCHS >= MIN_STEPS:
+        return DEFAULT_EPOCHS, None
+    epochs = float(min(MAX_AUTO_EPOCHS, math.ceil(MIN_STEPS / per_epoch)))
+    return epochs, (
+        f"The corpus makes only {per_epoch} steps an epoch, so it is read {epochs:g} times instead of "
+        f"{DEFAULT_EPOCHS:g}: {math.ceil(per_epoch * epochs)} steps, as the head needs at least {MIN_STEPS} to learn "
+        "(--epochs or --steps sets the length yourself)"
+    )
 
 
 def _number(value) -> bool:

@@ -11,6 +11,7 @@ from studio.core.adapt import (
     AdaptConfig,
     AdaptResult,
     finished_event,
+    planned_epochs,
     started_event,
     write_metrics,
 )
@@ -81,6 +82,10 @@ def adapt(config: AdaptConfig, run_dir: Path, emit, stop, resume: bool, corpus: 
             f"{config.mlm_probability:.0%} of {'whole words' if config.whole_word else 'tokens'}"
         )
     )
+    epochs, why = planned_epochs(config, len(train))
+    if why:
+        emit(Message(why))
+    config = config.with_changes(epochs=epochs)
     if fresh and not resume:
         from studio.core.adapt_model import start_fresh_head
 

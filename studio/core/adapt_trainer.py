@@ -137,13 +137,16 @@ class AdaptCallback(StudioCallback):
 
 def adapt_arguments(config, output_dir: Path, blocks: int, device: str, precision: str) -> TrainingArguments:
     """The Trainer's arguments: evaluations spread over the run, a checkpoint at each, the fastest optimizer."""
+    from studio.core.adapt import DEFAULT_EPOCHS
+
+    epochs = DEFAULT_EPOCHS if config.epochs is None else config.epochs
     steps_per_epoch = max(1, math.ceil(blocks / (config.batch_size * config.gradient_accumulation)))
-    total = config.steps or max(1, math.ceil(steps_per_epoch * config.epochs))
+    total = config.steps or max(1, math.ceil(steps_per_epoch * epochs))
     every = max(1, math.ceil(total / config.evaluations))
     return TrainingArguments(
         output_dir=str(output_dir),
         learning_rate=config.learning_rate,
-        num_train_epochs=config.epochs,
+        num_train_epochs=epochs,
         max_steps=config.steps or -1,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,

@@ -21,7 +21,7 @@ from typing import Any
 from studio.core.config import TrainConfig
 from studio.core.errors import ConfigError, StudioError
 from studio.core.events import Evaluated, Message, Progress, Reporter, RunCreated, StopToken, TrialUpdated
-from studio.core.search_space import METHODS, Dimension, grid_size, parse_space
+from studio.core.search_space import METHODS, Dimension, default_point, grid_size, parse_space
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,8 @@ def prepare_search(settings: SearchSettings, folder: str | Path) -> SearchSettin
     if settings.storage is None:
         settings = SearchSettings(**{**_fields(settings), "storage": f"sqlite:///{folder / 'study.db'}"})
     try:
-        _open_study(settings, dims)  # creates it, or says why the storage cannot be reached
+        study = _open_study(settings, dims)  # creates it, or says why the storage cannot be reached
+        _try_defaults_first(study, settings, dims)
         _write_json(folder / SETTINGS_FILE, settings.to_dict())
     except (StudioError, OSError) as exc:
         if created:
@@ -144,6 +145,19 @@ def prepare_search(settings: SearchSettings, folder: str | Path) -> SearchSettin
             raise ConfigError(f"Could not write to the search folder {folder}: {exc.strerror or exc}.") from exc
         raise
     return settings
+
+
+def _try_defaults_first(study, settings: SearchSettings, dims: list[Dimension]) -> None:
+    """Queue the settings a plain run would use as a new study's first trial, when the space holds them.
+
+    The best trial is then at least as good as training with the defaults, by construction. A grid needs no queue:
+    its first point is the defaults' (see _sampler). The queued trial is one of the budget's trials.
+    """
+    if settings.method == "grid" or study.get_trials(deepcopy=False):
+        return  # a grid walks them first anyway; a study with trials has had its first
+    point = default_point(settings.base, dims)
+    if point is not None:
+        study.enqueue_trial(point, user_attrs={"defaults": True})
 
 
 def load_search(folder: str | Path) -> SearchSettings:
@@ -193,15 +207,26 @@ def _sampler(settings: SearchSettings, dims: list[Dimension], offset: int = 0):
 
     seed = settings.seed + offset
     if settings.method == "grid":
+        point = default_point(settings.base, dims)
 
         class Grid(optuna.samplers.GridSampler):
             """The grid without its end-of-grid study.stop(), which only works inside study.optimize(); the
             search's own loop ends at its budget, which a grid's size caps."""
 
+            def __init__(self, search_space, seed):
+                super().__init__(search_space, seed=seed)
+                if point is not None:
+                    # The default settings are the first point (trial 0's): the best is then at least a plain run.
+                    first = tuple(point[name] for name in self._param_names)
+                    at = self._all_grids.index(first)
+                    self._all_grids[0], self._all_grids[at] = self._all_grids[at], self._all_grids[0]
+
             def after_trial(self, study, trial, state, values) -> None:
                 return None
 
-        return Grid({d.name: d.grid_values() or [] for d in dims}, seed=seed)
+        # The same seed in every process and on --resume: trials take grid points by number, and a number must
+        # name the same point in all of them (each process's own shuffle would repeat some points, miss others).
+        return Grid({d.name: d.grid_values() or [] for d in dims}, seed=settings.seed)
     if settings.method == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(5, max(2, settings.trials // 3)))
@@ -369,7 +394,12 @@ def _run_trial(study, trial, settings: SearchSettings, emit: Reporter, stop: Sto
         study.tell(trial, state=_state("FAIL"))
         emit(TrialUpdated(number=trial.number, state="failed", settings=params, message=message))
         return "failed"
-    emit(TrialUpdated(number=trial.number, state="running", settings=params))
+    defaults = params == default_point(settings.base, parse_space(list(settings.space)))
+    emit(
+        TrialUpdated(
+            number=trial.number, state="running", settings=params, message="the default settings" if defaults else None
+        )
+    )
     pruned = threading.Event()
     evaluations = [0]
     last: list[float] = []
@@ -436,6 +466,7 @@ _STATE_NAMES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "R
 def write_summary(folder: Path, study, settings: SearchSettings) -> SearchResult:
     """search.json: every trial (number, settings, state, metric, run) and the best; rewritten after each trial."""
     key, _title = main_metric_of(settings)
+    defaults = default_point(settings.base, parse_space(list(settings.space)))
     trials = []
     for t in study.get_trials(deepcopy=False):
         state = _STATE_NAMES.get(t.state.name)
@@ -451,6 +482,8 @@ def write_summary(folder: Path, study, settings: SearchSettings) -> SearchResult
         }
         if t.user_attrs.get("error"):
             entry["error"] = t.user_attrs["error"]
+        if t.params == defaults:
+            entry["defaults"] = True  # the settings a plain run uses: the best is compared with this trial
         if t.user_attrs.get("retry_of") is not None:
             entry["retry_of"] = t.user_attrs["retry_of"]
         trials.append(entry)

@@ -151,6 +151,49 @@ def parse_space(specs: list[str]) -> list[Dimension]:
     return dims
 
 
+def contains(dim: Dimension, value: Any) -> bool:
+    """Whether `value` is one of the settings `dim` can take (a listed value, or inside its range)."""
+    if dim.values is not None:
+        return value in dim.values
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or dim.low is None or dim.high is None:
+        return False
+    if dim.kind is int and not float(value).is_integer():
+        return False
+    return dim.low <= value <= dim.high
+
+
+def default_space(base: TrainConfig, method: str) -> tuple[str, ...]:
+    """The space searched when none is given: around the settings a plain run would use, those included.
+
+    The learning rate matters most (from a quarter to four times the task's default, on a log scale), then the
+    batch size (the default and half of it) and the warm-up share. A grid gets three learning rates instead of a
+    range, so that it has 3 x 2 points to walk.
+    """
+    rate = base.effective_learning_rate
+    batch = int(base.batch_size)
+    batches = sorted({max(1, batch // 2), batch})
+    if method == "grid":
+        rates = [_show(rate / 2), repr(float(rate)), _show(rate * 2)]  # the rate itself exactly, to be found again
+        return (f"learning_rate={','.join(rates)}", f"batch_size={','.join(map(str, batches))}")
+    space = (f"learning_rate={_show(rate / 4)}:{_show(rate * 4)}:log", f"batch_size={','.join(map(str, batches))}")
+    if base.warmup_steps:
+        return space  # warm-up steps replace the share: varying it would change nothing
+    return (*space, f"warmup_ratio=0:{max(float(base.warmup_ratio), 0.1)!r}")
+
+
+def default_point(base: TrainConfig, dims: list[Dimension]) -> dict[str, Any] | None:
+    """The settings a plain run with `base` would use, as a point of the space; None when the space leaves it out."""
+    point = {}
+    for d in dims:
+        value = base.effective_learning_rate if d.name == "learning_rate" else getattr(base, d.name)
+        if d.values is None and d.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not contains(d, value):
+            return None
+        point[d.name] = value
+    return point
+
+
 def grid_size(dims: list[Dimension]) -> int:
     """How many settings a grid over these dimensions walks; a sentence when one of them cannot be walked."""
     size = 1

@@ -227,3 +227,21 @@ def test_running_out_of_memory_is_one_sentence_with_a_batch_that_fits(tmp_path, 
     assert type(failed).__name__ == "Failed" and failed.message == str(caught.value)
     assert read_status(Path(failed.run_dir))["status"] == "failed"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_small_corpus_is_read_more_times_so_that_enough_steps_run():
+    from studio.core.adapt import DEFAULT_EPOCHS, MAX_AUTO_EPOCHS, MIN_STEPS, AdaptConfig, planned_epochs
+
+    config = AdaptConfig(corpus="c.txt", batch_size=16)
+    # A corpus that gives enough steps in the default epochs keeps them, without a word.
+    assert planned_epochs(config, blocks=16 * 100) == (DEFAULT_EPOCHS, None)
+    # 20 steps an epoch: 8 epochs make 160 steps, the fewest whole epochs at or above the minimum; said in the log.
+    epochs, why = planned_epochs(config, blocks=16 * 20)
+    assert MIN_STEPS == 150 and epochs == 8.0
+    assert why is not None and "8 times instead of 3" in why and "160 steps" in why and "--epochs" in why
+    # A tiny corpus is not read more than MAX_AUTO_EPOCHS times, and the accumulated batch counts as one step.
+    assert planned_epochs(config, blocks=3)[0] == MAX_AUTO_EPOCHS
+    assert planned_epochs(config.with_changes(gradient_accumulation=2), blocks=16 * 40)[0] == 8.0
+    # Epochs or steps the user gives are kept as they are.
+    assert planned_epochs(config.with_changes(epochs=1.0), blocks=16 * 20) == (1.0, None)
+    assert planned_epochs(config.with_changes(steps=10), blocks=16 * 20)[1] is None

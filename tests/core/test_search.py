@@ -16,7 +16,7 @@ from studio.core import events as ev
 from studio.core.config import TrainConfig
 from studio.core.errors import ConfigError
 from studio.core.search import SEARCH_FILE, SearchSettings, prepare_search, run_search
-from studio.core.search_space import grid_size, parse_dimension, parse_space
+from studio.core.search_space import default_point, default_space, grid_size, parse_dimension, parse_space
 from studio.core.training import TrainResult
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,9 +72,11 @@ class _FakeRuns:
     def __init__(self, folder: Path):
         self.folder = folder
         self.started: list[float] = []
+        self.points: list[tuple] = []
 
     def __call__(self, config, reporter=None, stop=None):
         self.started.append(config.learning_rate)
+        self.points.append((config.learning_rate, config.batch_size))
         run = self.folder / f"run-{len(self.started)}"
         (run / "model").mkdir(parents=True)
         reporter(ev.RunCreated(run_dir=str(run)))
@@ -110,6 +112,86 @@ def test_pruning_stops_trials_behind_the_median_and_the_budget_counts_them(small
     assert all(set(t) >= {"number", "settings", "state", "metric", "run"} for t in summary["trials"])
     updates = [e for e in seen if isinstance(e, ev.TrialUpdated)]
     assert {e.state for e in updates} >= {"running", "complete", "pruned"}
+
+
+@pytest.mark.parametrize("method", ["tpe", "random", "grid"])
+def test_the_default_settings_are_the_first_trial_so_the_best_is_at_least_them(
+    small_csv, tmp_path, monkeypatch, method
+):
+    fake = _FakeRuns(tmp_path / "runs")
+    monkeypatch.setattr("studio.core.training.run_training", fake)
+    folder = tmp_path / "search"
+    space = ("lr=1e-4,5e-5,1e-3", "batch_size=16,32") if method == "grid" else ("lr=1e-5:1e-3:log", "batch_size=16,32")
+    trials = 6 if method == "grid" else 3
+    prepare_search(_settings(small_csv, space=space, method=method, trials=trials), folder)
+    seen: list = []
+    run_search(folder, seen.append, export_best=False)
+
+    # A plain run's settings (the task's learning rate, 5e-5, and the batch size of 32) run first, and are said so.
+    assert fake.started[0] == 5e-5 and len(fake.started) == trials
+    summary = json.loads((folder / SEARCH_FILE).read_text())
+    first = min(summary["trials"], key=lambda t: t["number"])
+    assert first["settings"] == {"learning_rate": 5e-5, "batch_size": 32} and first.get("defaults") is True
+    assert sum(bool(t.get("defaults")) for t in summary["trials"]) == 1
+    # The budget counts the defaults' trial: exactly `trials` finished, and the best is at least the defaults'.
+    assert len(summary["trials"]) == trials and summary["finished"]
+    assert summary["best"]["metric"] >= first["metric"]
+    running = [e for e in seen if isinstance(e, ev.TrialUpdated) and e.state == "running"]
+    assert running[0].message == "the default settings" and all(e.message is None for e in running[1:])
+    if method == "grid":
+        assert sorted(fake.started) == sorted([1e-4, 5e-5, 1e-3] * 2), "every grid point once"
+
+    # Resumed, a finished search runs nothing more and queues no second defaults' trial.
+    run_search(folder, export_best=False)
+    assert len(fake.started) == trials
+
+
+@pytest.mark.parametrize("seed", [1, 7, 2024])
+def test_a_stopped_grid_resumes_each_point_once_with_the_defaults_first(small_csv, tmp_path, monkeypatch, seed):
+    import threading
+
+    fake = _FakeRuns(tmp_path / "runs")
+    monkeypatch.setattr("studio.core.training.run_training", fake)
+    folder = tmp_path / "search"
+    space = ("lr=1e-4,5e-5,1e-3", "batch_size=16,32,64")
+    base = TrainConfig(train_csv=str(small_csv), seed=seed)
+    prepare_search(SearchSettings(base=base, space=space, method="grid", trials=9, seed=seed), folder)
+    stop = threading.Event()
+
+    def stop_after_two(event) -> None:
+        if isinstance(event, ev.TrialUpdated) and event.state == "complete" and len(fake.started) >= 2:
+            stop.set()
+
+    run_search(folder, stop_after_two, stop, export_best=False)
+    assert len(fake.points) == 2 and fake.points[0] == (5e-5, 32)
+    # Resumed (its sampler made again, as in a new process), the grid walks the other points, each once.
+    result = run_search(folder, export_best=False)
+    assert result.finished and len(fake.points) == 9
+    assert sorted(fake.points) == sorted((lr, b) for lr in (1e-4, 5e-5, 1e-3) for b in (16, 32, 64))
+
+
+def test_a_space_without_the_defaults_runs_no_extra_trial(small_csv, tmp_path, monkeypatch):
+    fake = _FakeRuns(tmp_path / "runs")
+    monkeypatch.setattr("studio.core.training.run_training", fake)
+    folder = tmp_path / "search"
+    prepare_search(_settings(small_csv, space=("lr=1e-4:1e-3:log",), method="random", trials=2), folder)
+    run_search(folder, export_best=False)
+    assert len(fake.started) == 2 and all(1e-4 <= lr <= 1e-3 for lr in fake.started)
+    assert not any(t.get("defaults") for t in json.loads((folder / SEARCH_FILE).read_text())["trials"])
+
+
+def test_the_default_space_holds_the_default_settings(small_csv):
+    base = TrainConfig(train_csv=str(small_csv), batch_size=16)
+    for method in ("tpe", "grid"):
+        dims = parse_space(list(default_space(base, method)))
+        assert default_point(base, dims) == {
+            "learning_rate": 5e-5,
+            "batch_size": 16,
+            **({} if method == "grid" else {"warmup_ratio": 0.0}),
+        }
+    assert grid_size(parse_space(list(default_space(base, "grid")))) == 6
+    regression = base.with_changes(task="regression", warmup_ratio=0.2)
+    assert default_point(regression, parse_space(list(default_space(regression, "random"))))["learning_rate"] == 2e-4
 
 
 def test_a_trial_whose_process_died_is_failed_and_its_settings_run_again(small_csv, tmp_path, monkeypatch):
@@ -197,7 +279,6 @@ def test_a_killed_search_resumes_and_two_processes_share_one_study(small_csv, ti
 def test_the_cli_says_what_is_wrong(small_csv, tmp_path):
     cases = [
         (["--train", small_csv, "--space", "lr=1e-3:1e-5", "--trials", 2, "--output", tmp_path / "a"], "is empty"),
-        (["--train", small_csv, "--trials", 2, "--output", tmp_path / "b"], "--space"),
         (["--train", small_csv, "--space", "lr=1e-5:1e-3", "--output", tmp_path / "c"], "--trials N"),
         (["--resume", tmp_path / "nothing"], "There is no search"),
     ]

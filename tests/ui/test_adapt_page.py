@@ -130,3 +130,12 @@ def test_stop_keeps_the_model_so_far_and_resume_finishes_it(qtbot, make_page, ti
     metrics = json.loads((out / "adapt_metrics.json").read_text())
     assert not metrics["stopped"] and metrics["steps"] == 60
     assert "Resuming from checkpoint-" in page.log.toPlainText()
+
+
+def test_the_length_is_auto_until_the_user_types_epochs(qtbot, make_page, tiny_classifier):
+    page = make_page(tiny_classifier)
+    assert page.epochs.text() == "auto" and page.form.config("m").epochs is None
+    page.epochs.setFocus()
+    page.epochs.selectAll()
+    qtbot.keyClicks(page.epochs, "2")
+    assert page.form.config("m").epochs == 2.0

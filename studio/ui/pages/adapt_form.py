@@ -65,8 +65,11 @@ class AdaptForm(QWidget):
         self.length_kind.addItem("Steps", "steps")
         self.epochs = QDoubleSpinBox()
         self.epochs.setObjectName("adaptEpochs")
-        self.epochs.setRange(0.01, 1000)
-        self.epochs.setValue(3)
+        # 0 shows as "auto": AdaptConfig's own length (3 epochs, more on a small corpus so that 150 steps run).
+        self.epochs.setRange(0, 1000)
+        self.epochs.setSpecialValueText("auto")
+        self.epochs.setValue(0)
+        self.epochs.setToolTip("Passes over the text; auto: 3, or more where 3 make fewer than 150 steps")
         self.steps = QSpinBox()
         self.steps.setObjectName("adaptSteps")
         self.steps.setRange(1, 10_000_000)
@@ -140,7 +143,7 @@ class AdaptForm(QWidget):
             corpus=self.corpus.text().strip(),
             text_column=self.text_column.currentText().strip() or None,
             model=model,
-            epochs=float(self.epochs.value()),
+            epochs=float(self.epochs.value()) or None,
             steps=int(self.steps.value()) if by_steps else None,
             mlm_probability=round(float(self.mlm_probability.value()), 4),
             whole_word=self.whole_word.isChecked(),
