@@ -30,6 +30,15 @@ def corrected_name(source: Path) -> Path:
     return path
 
 
+def is_corrected_copy(path: str | Path, source: str | Path) -> bool:
+    """Whether path is a name corrected_name(source) gives: name-corrected.csv or name-corrected-N.csv beside it."""
+    path, source = Path(path).expanduser().absolute(), Path(source).expanduser().absolute()
+    base, suffix = f"{source.stem}-corrected", source.suffix or ".csv"
+    if path.parent != source.parent or path.suffix != suffix:
+        return False
+    return path.stem == base or (path.stem.startswith(f"{base}-") and path.stem[len(base) + 1 :].isdigit())
+
+
 def save_corrected_copy(
     source: str | Path,
     label_column: str,

@@ -206,6 +206,8 @@ class MainWindow(QMainWindow):
         pages.evaluate.exported.connect(self._on_exported)
         pages.data.table_loaded.connect(self._on_table_loaded)
         pages.evaluate.open_in_inference.connect(self._on_open_in_inference)
+        pages.evaluate.threshold_view.threshold_saved.connect(self._on_threshold_saved)
+        pages.evaluate.mislabels_view.copies_saved.connect(self._on_corrected_copies)
         # The pre-flight check counts tokens with the chosen model's tokenizer against the Train page's max length.
         pages.train.form.max_length.valueChanged.connect(self._on_check_options_changed)
         self.model_page.model_inspected.connect(self._on_check_options_changed)
@@ -314,6 +316,35 @@ class MainWindow(QMainWindow):
     def _on_open_in_inference(self, text: str) -> None:
         self.show_page("Inference")
         self.pages.inference.show_text(text)
+
+    @Slot(float)
+    def _on_threshold_saved(self, _threshold: float) -> None:
+        """The model folder's decisions changed: the Inference tab must not keep predicting with the old ones."""
+        if self.pages.evaluate.model_dir:
+            self.pages.inference.model_changed_on_disk(self.pages.evaluate.model_dir)
+
+    @Slot(object)
+    def _on_corrected_copies(self, copies: list) -> None:
+        """The Data page takes the corrected copies of the run's files, so that the next run trains on them."""
+        from studio.core.corrections import is_corrected_copy
+        from studio.core.runs import load_run
+
+        data = self.pages.data
+        model_dir = self.pages.evaluate.model_dir
+        try:
+            config = load_run(Path(model_dir).parent).config if model_dir else None
+        except StudioError:
+            config = None  # the run was moved or deleted since: the copies are saved, the Data page stays
+        if config is None:
+            return
+        loaded = []
+        for copy in copies:
+            for source, load in ((config.train_csv, data.load_train), (config.validation_csv, data.load_validation)):
+                if source and is_corrected_copy(copy.path, source):
+                    load(str(copy.path))
+                    loaded.append(copy.path.name)
+        if loaded:
+            self.statusBar().showMessage(f"The Data page now uses {' and '.join(loaded)}: train again on it.", 15000)
 
     @Slot(str)
     def _on_adapted_model(self, folder: str) -> None:

@@ -245,3 +245,17 @@ def test_a_multi_label_fold_is_undone_before_scoring():
 
     assert _folded_shift(folded, ["a", "b"]).tolist() == pytest.approx([math.log(0.2 / 0.8), 0.0])
     assert _folded_shift(unfolded, ["a"]).tolist() == [0.0]
+
+
+def test_a_corrected_copy_is_known_by_its_name_beside_the_source(tmp_path):
+    from studio.core.corrections import corrected_name, is_corrected_copy
+
+    source = tmp_path / "train.csv"
+    first = corrected_name(source)
+    first.write_text("text,label\n", encoding="utf-8")
+    second = corrected_name(source)
+    assert (first.name, second.name) == ("train-corrected.csv", "train-corrected-2.csv")
+    assert is_corrected_copy(first, source) and is_corrected_copy(second, source)
+    assert not is_corrected_copy(tmp_path / "train-corrected-final.csv", source)
+    assert not is_corrected_copy(tmp_path / "validation-corrected.csv", source)
+    assert not is_corrected_copy(tmp_path / "other" / "train-corrected.csv", source)

@@ -257,7 +257,7 @@ def test_an_unexpected_error_shows_a_dialog_goes_to_the_log_and_the_app_lives_on
 
 
 def test_an_export_into_a_busy_folder_gets_a_folder_of_its_own(tmp_path):
-    from studio.ui.pages.evaluate_page import export_destination
+    from studio.ui.pages.export_panel import export_destination
 
     assert export_destination(tmp_path / "new", "run") == str(tmp_path / "new")
     (tmp_path / "empty").mkdir()

@@ -10,29 +10,29 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QPushButton,
     QSplitter,
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
-from studio.core.export import export_folder
 from studio.ui import figures, formatting
 from studio.ui.cell_rows import CellRowsPanel
 from studio.ui.charts import LABEL_CHARS, ConfusionHeatmap, ErrorHistogram, RegressionScatter, ScoreBars
+from studio.ui.pages.export_panel import ExportPanel
+from studio.ui.pages.mislabels_view import MislabelsView
+from studio.ui.pages.threshold_view import ThresholdView
 from studio.ui.settings import Settings
 from studio.ui.tasks import TaskError, TaskRunner
-from studio.ui.widgets import MessageLabel, PathEdit, page_header
+from studio.ui.widgets import page_header
 
 log = logging.getLogger(__name__)
 
@@ -49,30 +49,6 @@ ROWS_MIN_HEIGHT = 230  # the rows behind a clicked cell: a title and about five 
 HEATMAP_BESIDE_NAMES = 270  # the matrix's width less its longest name: axis ticks and title, and the cells
 
 
-def export_destination(chosen: Path, run_name: str) -> str:
-    """The chosen folder when it is new, empty or an earlier export; else a new folder inside it.
-
-    People pick a folder such as ~/models to export into; the engine would rightly refuse to mix the model's
-    files with theirs, so the model gets a folder of its own there instead.
-    """
-    if not chosen.exists() or not chosen.is_dir() or not any(chosen.iterdir()) or (chosen / "config.json").is_file():
-        return str(chosen)
-    dest, n = chosen / f"{run_name}-model", 1
-    while dest.exists():
-        n += 1
-        dest = chosen / f"{run_name}-model-{n}"
-    return str(dest)
-
-
-def suggested_export(base: Path, run_name: str) -> Path:
-    """A folder that does not exist yet in base, named after the run: what Export proposes to create."""
-    dest, n = base / f"{run_name}-model", 1
-    while dest.exists():
-        n += 1
-        dest = base / f"{run_name}-model-{n}"
-    return dest
-
-
 class EvaluatePage(QWidget):
     """How well the trained model does on the validation rows; Export writes it where the user chooses."""
 
@@ -85,7 +61,6 @@ class EvaluatePage(QWidget):
         self._tasks = tasks
         self._settings = settings
         self.model_dir: str | None = None
-        self._exporting = False
         # The validation rows behind the figures, computed on the first click (see _ask_rows), per run folder.
         self._rows = None
         self._rows_run: str | None = None
@@ -132,25 +107,16 @@ class EvaluatePage(QWidget):
         self.heatmap = ConfusionHeatmap()
         self.heatmap.setMinimumSize(HEATMAP_MIN_WIDTH, 280)
 
-        self.export_path = PathEdit()
-        self.export_path.setObjectName("exportPath")
-        self.export_path.setPlaceholderText("The folder to create for the model, such as ~/models/spam-filter")
-        self.export_path.setToolTip(
-            "The model is written into this folder, which is created if it does not exist. A folder that already "
-            "holds other files gets a new folder inside it, so nothing of yours is replaced."
-        )
-        self.export_path.setEnabled(False)
-        self.browse_button = QPushButton("Browse…")
-        self.browse_button.setObjectName("exportBrowseButton")
-        self.browse_button.setToolTip("Choose the folder to export into; the model gets a new folder there")
-        self.browse_button.setEnabled(False)
-        self.export_button = QPushButton("Export model")
-        self.export_button.setObjectName("exportButton")
-        self.export_button.setProperty("primary", True)
-        self.export_button.setToolTip("Write the model as a Hugging Face folder that transformers.pipeline loads")
-        self.export_button.setEnabled(False)
-        self.export_status = MessageLabel()
-        self.export_status.setObjectName("exportStatus")
+        self.export_panel = ExportPanel(tasks, settings)
+        self.export_panel.setObjectName("exportPanel")
+        # The export row's parts, by the names the rest of the app and its tools know them by.
+        self.export_path = self.export_panel.path
+        self.export_button = self.export_panel.button
+        self.export_status = self.export_panel.status
+        self.export_panel.exported.connect(self.exported)
+        self.threshold_view = ThresholdView(tasks)
+        self.mislabels_view = MislabelsView(tasks)
+        self.mislabels_view.text_opened.connect(self.open_in_inference)
 
         self.splitter = splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setObjectName("evaluateSplitter")
@@ -168,13 +134,6 @@ class EvaluatePage(QWidget):
         self.views.addWidget(self._token_view())
         self.task = "single"
 
-        export_row = QGridLayout()
-        export_row.addWidget(QLabel("Export to:"), 0, 0)
-        export_row.addWidget(self.export_path, 0, 1)
-        export_row.addWidget(self.browse_button, 0, 2)
-        export_row.addWidget(self.export_button, 0, 3)
-        export_row.addWidget(self.export_status, 1, 1, 1, 3)
-        export_row.setColumnStretch(1, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(
             page_header(
@@ -193,11 +152,13 @@ class EvaluatePage(QWidget):
         self.results_splitter.setStretchFactor(0, 3)
         self.results_splitter.setStretchFactor(1, 2)
         self.results_splitter.setChildrenCollapsible(False)
-        layout.addWidget(self.results_splitter, 1)
-        layout.addLayout(export_row)
-        self.export_button.clicked.connect(self._on_export_clicked)
-        self.export_path.returnPressed.connect(self._on_export_clicked)
-        self.browse_button.clicked.connect(self._on_browse_clicked)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("evaluateTabs")
+        self.tabs.addTab(self.results_splitter, "Results")
+        self.tabs.addTab(self.threshold_view, "Threshold")
+        self.tabs.addTab(self.mislabels_view, "Label errors")
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.export_panel)
         self.heatmap.cell_clicked.connect(self._on_cell_clicked)
         self.per_label.cellClicked.connect(self._on_label_clicked)
         self.per_entity.cellClicked.connect(self._on_entity_clicked)
@@ -273,13 +234,13 @@ class EvaluatePage(QWidget):
         if self._rows_run != str(Path(model_dir).parent):
             self._rows, self._rows_run, self._rows_pending = None, None, None
         run = Path(model_dir).parent.name
-        if not self._exporting:
-            self.export_path.setText(str(suggested_export(self._export_base(), run)))
-            self._set_export_enabled(True)
-            self.export_status.clear_message()
+        self.export_panel.show_model(model_dir)
+        self.threshold_view.show_model(model_dir, metrics)
+        self.mislabels_view.set_run(Path(model_dir).parent)
         epochs = metrics.get("epochs_completed")
         task = figures.task_of(metrics.get("task"))
         self.task = task.name
+        self._enable_tabs(metrics, task)
         self.run_label.setText(
             f"Run {run}"
             + f" · {task.title}"
@@ -313,6 +274,29 @@ class EvaluatePage(QWidget):
             self._show_token(metrics)
         else:
             self._show_classes(metrics)
+
+    def _enable_tabs(self, metrics: dict, task) -> None:
+        """Grey the tabs that have nothing to say about this task, with the reason as their tooltip."""
+        from studio.core.mislabels import SUPPORTED_TASKS
+
+        threshold = bool(metrics.get("threshold_curve") or metrics.get("thresholds"))
+        self.tabs.setTabEnabled(1, threshold)
+        self.tabs.setTabToolTip(
+            1,
+            "Tune the decision threshold"
+            if threshold
+            else "A decision threshold applies to models with two classes or to multi-label models",
+        )
+        mislabels = self.task in SUPPORTED_TASKS
+        self.tabs.setTabEnabled(2, mislabels)
+        self.tabs.setTabToolTip(
+            2,
+            "Find validation rows whose label looks wrong, and save a corrected copy"
+            if mislabels
+            else f"Label errors are looked for in classification data, not in {task.title.lower()} data",
+        )
+        if not self.tabs.isTabEnabled(self.tabs.currentIndex()):
+            self.tabs.setCurrentIndex(0)
 
     def _show_classes(self, metrics: dict) -> None:
         per_class = metrics.get("per_class") or {}
@@ -398,7 +382,12 @@ class EvaluatePage(QWidget):
             from studio.core.validation_rows import validation_rows
 
             self._tasks.submit(
-                validation_rows, run_dir, done=self._on_rows_done, failed=self._on_rows_failed, context=run_dir
+                validation_rows,
+                run_dir,
+                done=self._on_rows_done,
+                failed=self._on_rows_failed,
+                context=run_dir,
+                libraries=True,
             )
 
     def _on_rows_done(self, rows, run_dir: str) -> None:
@@ -458,65 +447,6 @@ class EvaluatePage(QWidget):
                 f"{outcomes.count('wrongly predicted'):,} wrongly predicted, {outcomes.count('found'):,} found."
             )
             self.cell_rows.show_rows(title, listed, with_outcome=True)
-
-    # Export ------------------------------------------------------------------------------------------------
-
-    def _export_base(self) -> Path:
-        """Where a new export goes by default: beside the last one, else in the home folder."""
-        for folder in self._settings.recent_exports:
-            parent = Path(folder).expanduser().parent
-            if parent.is_dir():
-                return parent
-        return Path.home()
-
-    def _set_export_enabled(self, enabled: bool) -> None:
-        for widget in (self.export_path, self.browse_button, self.export_button):
-            widget.setEnabled(enabled)
-
-    @Slot()
-    def _on_browse_clicked(self) -> None:
-        if not self.model_dir:
-            return
-        typed = Path(self.export_path.text().strip() or self._export_base()).expanduser()
-        start = next((str(p) for p in (typed, *typed.parents) if p.is_dir()), str(Path.home()))
-        chosen = QFileDialog.getExistingDirectory(self, "Choose the folder to export the model into", start)
-        if chosen:
-            self.export_path.setText(export_destination(Path(chosen), Path(self.model_dir).parent.name))
-            self.export_status.clear_message()
-
-    @Slot()
-    def _on_export_clicked(self) -> None:
-        if not self.model_dir or self._exporting:
-            return
-        typed = self.export_path.text().strip()
-        if not typed:
-            self.export_status.show_error("Type the folder to export the model to, or choose one with Browse.")
-            return
-        chosen = Path(typed).expanduser()
-        if not chosen.is_absolute():
-            # A bare name has no obvious place of its own; it goes where the suggested folder would.
-            chosen = self._export_base() / chosen
-        dest = export_destination(chosen, Path(self.model_dir).parent.name)
-        self._exporting = True
-        self._set_export_enabled(False)
-        self.export_status.show_message(f"Exporting to {dest}…", "info")
-        # On the task runner, like every other long job: the window stays usable while the files are copied.
-        self._tasks.submit(
-            export_folder, self.model_dir, dest, done=self._on_export_done, failed=self._on_export_failed
-        )
-
-    def _on_export_done(self, folder: Path) -> None:
-        self._exporting = False
-        self._set_export_enabled(True)
-        self._settings.remember("recent_exports", str(folder))
-        self.export_path.setText(str(folder))
-        self.export_status.show_message(f"Exported to {folder}", "ok")
-        self.exported.emit(str(folder))
-
-    def _on_export_failed(self, error: TaskError) -> None:
-        self._exporting = False
-        self._set_export_enabled(True)
-        self.export_status.show_error(error.message)
 
 
 def _score_table(object_name: str, headers: list[str]) -> QTableWidget:
