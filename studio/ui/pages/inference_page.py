@@ -92,15 +92,30 @@ def csv_columns(path: str) -> list[str]:
     return list(read_table(path).columns)
 
 
+# Why the Explain views are off for an ONNX export: integrated gradients and attention read the PyTorch model.
+ONNX_NO_EXPLAIN = (
+    "This is an ONNX export, which predicts without PyTorch; explanations need the PyTorch model: choose the "
+    "run's model folder to see them."
+)
+
+
+def is_onnx(predictor) -> bool:
+    """Whether a loaded predictor serves an ONNX export (on onnxruntime, so without gradients or attention)."""
+    return str(getattr(predictor, "format", "")).startswith("onnx")
+
+
 def _predictor_for(folder: str, current):
-    """The loaded Predictor for folder: the one in hand, or a new one (slow the first time: torch loads)."""
-    from studio.core.inference import Predictor
-    from studio.ui.warmup import ensure_libraries
+    """The loaded predictor for folder: the one in hand, or a new one (slow the first time: torch loads); an ONNX
+    export (model.onnx) is served on onnxruntime, without torch."""
+    from studio.core.onnx_predict import is_onnx_export, load_predictor
 
     if current is not None and str(current.folder) == str(Path(folder).expanduser()):
         return current
-    ensure_libraries()
-    return Predictor(folder)
+    if not is_onnx_export(folder):
+        from studio.ui.warmup import ensure_libraries
+
+        ensure_libraries()
+    return load_predictor(folder)
 
 
 def predict_text(folder: str, current, text: str, pair: str | None = None):
@@ -117,6 +132,10 @@ def explain_text(folder: str, current, text: str):
     from studio.core.attributions import attention, explain
 
     predictor = _predictor_for(folder, current)
+    if is_onnx(predictor):
+        from studio.core.errors import ModelError
+
+        raise ModelError(ONNX_NO_EXPLAIN)
     return predictor, explain(predictor, text), attention(predictor, text)
 
 
@@ -299,6 +318,12 @@ class InferencePage(QWidget):
         self.model_status.clear_message()
         self._show_outline(read_outline(folder))
 
+    def model_changed_on_disk(self, folder: str) -> None:
+        """A model folder was rewritten (a threshold saved into it): the next prediction loads it again rather than
+        keep deciding with what was loaded before."""
+        if self._predictor is not None and str(self._predictor.folder) == str(Path(folder).expanduser()):
+            self._predictor = None
+
     # The model's task decides what the page asks for and shows ------------------------------------------
 
     def _show_outline(self, outline: ModelOutline | None) -> None:
@@ -332,6 +357,7 @@ class InferencePage(QWidget):
 
     def _clear_prediction(self) -> None:
         self.explain_button.setEnabled(False)
+        self.explain_tabs.setEnabled(True)
         self._explained_text = ""
         self.attribution.clear("Predict a text, then press “Explain” to see which words pushed the prediction.")
         self.attention.clear("Predict a text, then press “Explain” to see where the model looks.")
@@ -413,11 +439,18 @@ class InferencePage(QWidget):
             return
         self.model_status.clear_message()
         task = predictor.task.name
-        # What Explain explains: the text just predicted (models that read pairs are not explained yet).
-        self._explained_text = "" if predictor.takes_pairs else self.input.toPlainText().strip()
+        # What Explain explains: the text just predicted (models that read pairs are not explained yet, nor ONNX
+        # exports, which have no gradients or attention to read).
+        onnx = is_onnx(predictor)
+        self._explained_text = "" if predictor.takes_pairs or onnx else self.input.toPlainText().strip()
         self.explain_button.setEnabled(bool(self._explained_text))
-        self.attribution.clear("Press “Explain” to see which words pushed this prediction.")
-        self.attention.clear("Press “Explain” to see where the model looks.")
+        self.explain_tabs.setEnabled(not onnx)
+        self.explain_button.setToolTip(
+            ONNX_NO_EXPLAIN if onnx else "Which words pushed this prediction, and where the model's attention goes"
+        )
+        why = "Press “Explain” to see which words pushed this prediction."
+        self.attribution.clear(ONNX_NO_EXPLAIN if onnx else why)
+        self.attention.clear(ONNX_NO_EXPLAIN if onnx else "Press “Explain” to see where the model looks.")
         if task == "regression":
             self._show_value(prediction)
         elif task == "token":
