@@ -14,13 +14,28 @@ class PerplexityAxis(pg.AxisItem):
     """A log-scale axis written in plain numbers (30,000, 2,000, 50): the decades, and 2 and 5 times them when the
     view spans few decades."""
 
+    def tickValues(self, minVal, maxVal, size):
+        """pyqtgraph's log axis ticks only the decades and their 2..9 multiples: a view inside one of those steps
+        (2,095 to 2,555) would have no number on it. There, round numbers a quarter of the span apart."""
+        low, high = sorted((minVal, maxVal))
+        if not self.logMode or high - low > 0.3 or not math.isfinite(low + high):
+            return super().tickValues(minVal, maxVal, size)
+        bottom, top = 10**low, 10**high
+        rough = (top - bottom) / 4
+        step = 10 ** math.floor(math.log10(rough)) if rough > 0 else 1.0
+        step *= next((m for m in (1, 2, 5, 10) if step * m >= rough), 10)
+        first = math.ceil(bottom / step) * step
+        count = int((top - first) / step) + 1 if top >= first else 0
+        return [(step, [math.log10(first + i * step) for i in range(count) if first + i * step > 0])]
+
     def logTickStrings(self, values, scale, spacing):
         low, high = sorted(self.range)
         strings = []
         for v in values:
             mantissa = round(10 ** (v - math.floor(v + 1e-9)), 1)
             shown = mantissa == 1 or (high - low < 2.5 and mantissa in (2, 5)) or high - low < 0.8
-            strings.append(perplexity_text(float(f"{10**v * scale:.2g}")) if shown else "")
+            digits = 4 if high - low <= 0.3 else 2  # the round numbers of a narrow view (tickValues) kept whole
+            strings.append(perplexity_text(float(f"{10**v * scale:.{digits}g}")) if shown else "")
         return strings
 
 
