@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from studio.core.errors import StudioError
-from studio.core.thresholds import logit, replace_atomically
+from studio.core.thresholds import logit, read_threshold_target, replace_atomically
 
 DEFAULT_THRESHOLD = 0.5
 # config.json keys of an exported multi-label model, each a {label: threshold} mapping.
@@ -95,16 +95,8 @@ def set_label_threshold(folder: str | Path, label: str, threshold: float) -> flo
     a bias to fold into, studio_thresholds holds the threshold on the exported model's score instead. config.json,
     the weights and the card are each replaced atomically. Returns the threshold now in force."""
     folder = Path(folder).expanduser()
-    if not 0 < threshold < 1:
-        raise StudioError(f"A threshold must lie between 0 and 1 (got {threshold}); 0.5 is the usual one.")
-    config_path = folder / "config.json"
-    try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StudioError(
-            f"{folder} holds no readable config.json; choose a model folder the studio exported."
-        ) from exc
-    if not isinstance(data, dict) or data.get("problem_type") != "multi_label_classification":
+    config_path, data = read_threshold_target(folder, threshold)
+    if data.get("problem_type") != "multi_label_classification":
         raise StudioError(
             f"The model in {folder} is not a multi-label model, so it has no per-label thresholds; a binary "
             "model's one threshold is set with studio.core.thresholds.set_threshold (the same Threshold tab)."

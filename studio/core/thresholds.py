@@ -220,6 +220,22 @@ def decide(logits, rule: Rule | None) -> tuple[np.ndarray, np.ndarray]:
     return probabilities, chosen
 
 
+def read_threshold_target(folder: Path, threshold: float) -> tuple[Path, dict]:
+    """Check a threshold to set in folder and read its config.json: its path and contents, or a sentence."""
+    if not 0 < threshold < 1:
+        raise StudioError(f"A threshold must lie between 0 and 1 (got {threshold}); 0.5 is the usual one.")
+    config_path = folder / "config.json"
+    try:
+        data = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StudioError(
+            f"{folder} holds no readable config.json; choose a model folder the studio exported."
+        ) from exc
+    if not isinstance(data, dict):
+        raise StudioError(f"{folder}'s config.json holds no model settings; choose a model folder the studio exported.")
+    return config_path, data
+
+
 def set_threshold(folder: str | Path, threshold: float) -> None:
     """Store a new threshold in an exported binary model folder: config.json, the head's bias (so that the
     pipeline agrees) and the model card's line; each file is replaced atomically."""
@@ -230,19 +246,11 @@ def set_threshold(folder: str | Path, threshold: float) -> None:
     from studio.core.tasks.multi import classifier_head
 
     folder = Path(folder).expanduser()
-    if not 0 < threshold < 1:
-        raise StudioError(f"A threshold must lie between 0 and 1 (got {threshold}); 0.5 is the usual one.")
-    config_path = folder / "config.json"
-    try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StudioError(
-            f"{folder} holds no readable config.json; choose a model folder the studio exported."
-        ) from exc
+    config_path, data = read_threshold_target(folder, threshold)
     labels = [str(v) for _, v in sorted((data.get("id2label") or {}).items(), key=lambda kv: int(kv[0]))]
     if len(labels) != 2 or data.get("problem_type") == "multi_label_classification":
         raise StudioError("Only a binary single-label model has one decision threshold to set.")
-    name = data.get(LABEL_KEY) if data.get(LABEL_KEY) in labels else labels[1]
+    name = str(data[LABEL_KEY]) if data.get(LABEL_KEY) in labels else labels[1]
     positive = labels.index(name)
     folded_before = data.get(FOLDED_KEY)
     weights = folder / "model.safetensors"
