@@ -120,5 +120,6 @@ def test_export_for_deployment_writes_a_checked_onnx_folder(qtbot, window, binar
     assert {"model.onnx", "tokenizer.json", "config.json", "parity.json"} <= {p.name for p in dest.iterdir()}
     parity = json.loads((dest / "parity.json").read_text(encoding="utf-8"))
     assert parity["rows"] == 14 and parity["label_agreement"] >= 0.995
-    assert status.text().startswith(f"Exported to {dest}") and f"{parity['label_agreement']:.1%} of 14" in status.text()
+    assert status.text().startswith(f"Exported to {dest}. It makes the PyTorch model's decision on ")
+    assert f"{parity['label_agreement']:.1%} of 14 validation rows" in status.text() and "macro F1" in status.text()
     assert window.inference_page.folder() == str(dest), "the ONNX export is offered on the Inference page"

@@ -68,13 +68,14 @@ def parity_sentence(parity: ParityReport | None) -> str:
     """What an ONNX export's parity figures mean, in one line for the status."""
     if parity is None:
         return ""
-    size = f"{parity.model_bytes / 1e6:.0f} MB"
-    text = (
-        f" It makes the PyTorch model's decision on {parity.label_agreement:.1%} of {parity.rows:,} validation "
-        f"rows (largest difference {parity.max_abs_diff:.2g}); {parity.metric} {parity.score:.3f} against "
-        f"{parity.score_pytorch:.3f} with PyTorch; {size}."
+    metric = {"f1": "entity F1" if parity.task == "token" else "macro F1", "pearson": "Pearson r"}.get(
+        parity.metric, parity.metric
     )
-    return text
+    return (
+        f" It makes the PyTorch model's decision on {parity.label_agreement:.1%} of {parity.rows:,} validation "
+        f"rows (largest difference {parity.max_abs_diff:.2g}); {metric} {parity.score:.3f} against "
+        f"{parity.score_pytorch:.3f} with PyTorch; {parity.model_bytes / 1e6:.0f} MB."
+    )
 
 
 class ExportPanel(QWidget):
@@ -236,7 +237,8 @@ class ExportPanel(QWidget):
         kept = ""
         if parity is not None and not parity.passed:
             kept = " Its agreement is below 99.5 %: check parity.json before you deploy it."
-        self.status.show_message(f"Exported to {folder}" + parity_sentence(parity) + kept, "ok")
+        done = f"Exported to {folder}" + ("." if parity else "")
+        self.status.show_message(done + parity_sentence(parity) + kept, "ok")
         self.exported.emit(str(folder))
 
     def _on_export_failed(self, error: TaskError) -> None:
