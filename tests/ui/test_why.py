@@ -53,12 +53,16 @@ def test_explain_colours_the_words_and_shows_the_attention_without_freezing(qtbo
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start(20)
+    started = time.perf_counter()
     with qtbot.waitSignal(page.explained, timeout=120_000):
         qtbot.mouseClick(page.explain_button, Qt.MouseButton.LeftButton)
         assert not page.predict_button.isEnabled()  # one job at a time uses the model
+    ended = time.perf_counter()
     timer.stop()
-    gaps = [b - a for a, b in itertools.pairwise(ticks)]
-    assert len(ticks) >= 3 and max(gaps) < 0.5, f"the window froze for {max(gaps):.2f} s"
+    # From the click to the answer, however quick, no stretch without a tick: a job on the GUI thread would
+    # leave one as long as itself.
+    gaps = [b - a for a, b in itertools.pairwise([started, *ticks, ended])]
+    assert max(gaps) < 0.5, f"the window froze for {max(gaps):.2f} s"
 
     view = page.attribution
     words = view.shown_words()
