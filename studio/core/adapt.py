@@ -14,7 +14,7 @@ from pathlib import Path
 from studio.core import runs
 from studio.core.config import BUILTIN_MODEL, DEVICES, PRECISIONS
 from studio.core.devices import is_out_of_memory, release_accelerator_memory
-from studio.core.errors import ConfigError, ExportError, OutOfMemoryError, StudioError
+from studio.core.errors import ConfigError, OutOfMemoryError, StudioError
 from studio.core.events import Failed, Finished, Reporter, RunCreated, RunStarted, StopToken
 
 log = logging.getLogger(__name__)
@@ -163,15 +163,9 @@ class _NeverStop:
 
 def check_output(dest: str | Path) -> None:
     """Refuse, before any work, an output folder that export.atomic_folder would refuse at the end."""
-    from studio.core.export import _EXPORT_MARKERS
+    from studio.core.export import check_destination
 
-    path = Path(dest).expanduser().absolute()
-    if path.exists() and not path.is_dir():
-        raise ExportError(f"{path} is a file; choose a folder to write the adapted model into.")
-    if path.is_dir() and any(path.iterdir()) and not any((path / n).is_file() for n in _EXPORT_MARKERS):
-        raise ExportError(
-            f"{path} already holds other files; choose an empty folder or a new name, so nothing of yours is replaced."
-        )
+    check_destination(dest, "write the adapted model into")
 
 
 def run_adapt(config: AdaptConfig, reporter: Reporter | None = None, stop: StopToken | None = None) -> AdaptResult:

@@ -32,17 +32,24 @@ def _why(exc: OSError) -> str:
     return f"{exc.strerror or exc}; choose another folder"
 
 
-@contextlib.contextmanager
-def atomic_folder(dest: str | Path):
-    """Yield a temporary folder beside dest; on success it becomes dest, on failure it disappears."""
+def check_destination(dest: str | Path, purpose: str = "export the model into") -> Path:
+    """dest as an absolute path when a model may be written there (new, empty, or an earlier export), else a
+    sentence: what atomic_folder checks, for a job to check before it starts."""
     dest = Path(dest).expanduser().absolute()
     if dest.exists() and not dest.is_dir():
-        raise ExportError(f"{dest} is a file; choose a folder to export the model into.")
+        raise ExportError(f"{dest} is a file; choose a folder to {purpose}.")
     # An earlier export (a model's config.json, or an adapter's adapter_config.json) may be replaced; nothing else.
     if dest.is_dir() and any(dest.iterdir()) and not any((dest / n).is_file() for n in _EXPORT_MARKERS):
         raise ExportError(
             f"{dest} already holds other files; choose an empty folder or a new name, so nothing of yours is replaced."
         )
+    return dest
+
+
+@contextlib.contextmanager
+def atomic_folder(dest: str | Path):
+    """Yield a temporary folder beside dest; on success it becomes dest, on failure it disappears."""
+    dest = check_destination(dest)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
