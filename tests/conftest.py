@@ -95,3 +95,20 @@ def small_csv(tmp_path) -> Path:
         rows.append((f"great wonderful lovely day number {i}", "positive"))
         rows.append((f"awful terrible horrible mess number {i}", "negative"))
     return write_csv(tmp_path / "small.csv", rows)
+
+
+def train_tiny(folder: Path, model_dir: Path, train: list[tuple], validation: list[tuple], **settings):
+    """A real run of a tiny model on these rows (train.csv and validation.csv written in folder): one epoch,
+    batch 8, max length 16, rate 1e-3 unless settings say otherwise. Returns run_training's result."""
+    from studio.core.config import TrainConfig
+    from studio.core.training import run_training
+
+    values = {"epochs": 1, "batch_size": 8, "max_length": 16, "learning_rate": 1e-3, **settings}
+    return run_training(
+        TrainConfig(
+            train_csv=str(write_csv(folder / "train.csv", train)),
+            validation_csv=str(write_csv(folder / "validation.csv", validation)),
+            model=str(model_dir),
+            **values,
+        )
+    )

@@ -19,7 +19,7 @@ from studio.core.label_thresholds import (
     tuned_thresholds,
 )
 from studio.core.tasks.multi import THRESHOLD_GRID, label_curves, multilabel_report
-from tests.conftest import write_csv
+from tests.conftest import train_tiny
 
 LABELS = ("music", "news", "sport")
 SETS = ["sport", "news;sport", "music", "news", "music;news", "sport;music"]
@@ -36,27 +36,12 @@ def _rows(n: int, offset: int = 0) -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def multi_run(tmp_path_factory, tiny_model_dir):
     """A tiny model trained one epoch on a three-label set with a validation file, exported."""
-    from studio.core.config import TrainConfig
-    from studio.core.training import run_training
-
     tmp = tmp_path_factory.mktemp("label-thresholds")
-    train = write_csv(tmp / "train.csv", _rows(60))
     validation_rows = _rows(36, offset=60)
-    validation = write_csv(tmp / "validation.csv", validation_rows)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STUDIO_HOME", str(tmp / "home"))
-        result = run_training(
-            TrainConfig(
-                train_csv=str(train),
-                validation_csv=str(validation),
-                model=str(tiny_model_dir),
-                task="multi",
-                epochs=1,
-                batch_size=8,
-                max_length=16,
-                learning_rate=1e-3,
-                output_dir=str(tmp / "export"),
-            )
+        result = train_tiny(
+            tmp, tiny_model_dir, _rows(60), validation_rows, task="multi", output_dir=str(tmp / "export")
         )
     return result, tmp / "export", [r[0] for r in validation_rows]
 

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QComboBox, QLineEdit, QPushButton, QTabWidget
 
-from tests.conftest import write_csv
+from tests.conftest import train_tiny
 from tests.ui.conftest import find, wait_for_data
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
@@ -19,28 +19,12 @@ pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 @pytest.fixture
 def binary_run(tmp_path, tiny_model_dir):
     """A real two-class run of the tiny model: its model folder, metrics and data files."""
-    from studio.core.config import TrainConfig
     from studio.core.runs import MODEL
-    from studio.core.training import run_training
 
     rows = [(f"good fine nice {i}", "yes") for i in range(12)] + [(f"bad poor awful {i}", "no") for i in range(20)]
-    train = write_csv(tmp_path / "train.csv", rows)
-    validation = write_csv(
-        tmp_path / "validation.csv",
-        [(f"good nice {i}", "yes") for i in range(6)] + [(f"bad awful {i}", "no") for i in range(8)],
-    )
-    result = run_training(
-        TrainConfig(
-            train_csv=str(train),
-            validation_csv=str(validation),
-            model=str(tiny_model_dir),
-            epochs=1,
-            batch_size=8,
-            max_length=16,
-            learning_rate=1e-3,
-        )
-    )
-    return Path(result.run_dir) / MODEL, result.metrics, train, validation
+    validation = [(f"good nice {i}", "yes") for i in range(6)] + [(f"bad awful {i}", "no") for i in range(8)]
+    result = train_tiny(tmp_path, tiny_model_dir, rows, validation)
+    return Path(result.run_dir) / MODEL, result.metrics, tmp_path / "train.csv", tmp_path / "validation.csv"
 
 
 def test_a_binary_run_offers_the_threshold_and_label_error_tabs(qtbot, window, binary_run):

@@ -7,7 +7,7 @@ import csv
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 
-from tests.conftest import write_csv
+from tests.conftest import train_tiny
 
 # The offscreen platform says so when a shown top-level widget's size hints change (the progress bar appears).
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
@@ -15,27 +15,10 @@ pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
 @pytest.fixture
 def trained_run(tmp_path, tiny_model_dir):
-    from studio.core.config import TrainConfig
-    from studio.core.training import run_training
-
     rows = [(f"good fine nice {i}", "yes") for i in range(12)] + [(f"bad poor awful {i}", "no") for i in range(12)]
-    train = write_csv(tmp_path / "train.csv", rows)
-    validation = write_csv(
-        tmp_path / "validation.csv",
-        [("good nice", "yes"), ("bad awful", "no"), ("good fine", "no"), ("poor bad", "no"), ("nice", "yes")],
-    )
-    result = run_training(
-        TrainConfig(
-            train_csv=str(train),
-            validation_csv=str(validation),
-            model=str(tiny_model_dir),
-            epochs=1,
-            batch_size=8,
-            max_length=16,
-            learning_rate=1e-3,
-        )
-    )
-    return result.run_dir, validation
+    validation = [("good nice", "yes"), ("bad awful", "no"), ("good fine", "no"), ("poor bad", "no"), ("nice", "yes")]
+    result = train_tiny(tmp_path, tiny_model_dir, rows, validation)
+    return result.run_dir, tmp_path / "validation.csv"
 
 
 @pytest.fixture

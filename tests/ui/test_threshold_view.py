@@ -7,33 +7,16 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.conftest import write_csv
+from tests.conftest import train_tiny
 
 pytestmark = pytest.mark.qt_log_ignore("propagateSizeHints")
 
 
 @pytest.fixture
 def binary_model(tmp_path, tiny_model_dir):
-    from studio.core.config import TrainConfig
-    from studio.core.training import run_training
-
     rows = [(f"good fine nice {i}", "yes") for i in range(8)] + [(f"bad poor awful {i}", "no") for i in range(24)]
-    train = write_csv(tmp_path / "train.csv", rows)
-    validation = write_csv(
-        tmp_path / "validation.csv", [(f"good nice {i}", "yes") for i in range(6)] + [("bad awful", "no")] * 10
-    )
-    result = run_training(
-        TrainConfig(
-            train_csv=str(train),
-            validation_csv=str(validation),
-            model=str(tiny_model_dir),
-            epochs=1,
-            batch_size=8,
-            max_length=16,
-            learning_rate=1e-3,
-            output_dir=str(tmp_path / "export"),
-        )
-    )
+    validation = [(f"good nice {i}", "yes") for i in range(6)] + [("bad awful", "no")] * 10
+    result = train_tiny(tmp_path, tiny_model_dir, rows, validation, output_dir=str(tmp_path / "export"))
     return tmp_path / "export", result.metrics
 
 
@@ -86,25 +69,10 @@ def test_models_without_one_threshold_say_so(view, tmp_path):
 
 @pytest.fixture
 def multi_label_model(tmp_path, tiny_model_dir):
-    from studio.core.config import TrainConfig
-    from studio.core.training import run_training
-
     sets = ["sport", "news;sport", "music", "news", "music;news", "sport;music"]
     rows = [(f"text {i} about {sets[i % 6].replace(';', ' and ')}", sets[i % 6]) for i in range(96)]
-    train = write_csv(tmp_path / "train.csv", rows[:60])
-    validation = write_csv(tmp_path / "validation.csv", rows[60:])
-    result = run_training(
-        TrainConfig(
-            train_csv=str(train),
-            validation_csv=str(validation),
-            model=str(tiny_model_dir),
-            task="multi",
-            epochs=1,
-            batch_size=8,
-            max_length=16,
-            learning_rate=1e-3,
-            output_dir=str(tmp_path / "export"),
-        )
+    result = train_tiny(
+        tmp_path, tiny_model_dir, rows[:60], rows[60:], task="multi", output_dir=str(tmp_path / "export")
     )
     return tmp_path / "export", result.metrics
 
