@@ -141,16 +141,16 @@ def test_the_length_is_auto_until_the_user_types_epochs(qtbot, make_page, tiny_c
     assert page.form.config("m").epochs == 2.0
 
 
-def test_a_narrow_perplexity_view_still_has_numbers_on_its_axis(qtbot):
+def test_a_narrow_perplexity_view_still_has_numbers_on_its_axis(qtbot, make_page, tiny_classifier):
     import math
 
-    from studio.ui.pages.adapt_curves import PerplexityAxis
-
-    axis = PerplexityAxis("left")
-    axis.setLogMode(False, True)
+    # The page's own plot: a loose AxisItem, collected after the test, crashed a later one's event loop.
+    page = make_page(tiny_classifier)
+    plot = page.curves.perplexity_plot
+    axis = plot.getAxis("left")
     for low, high in ((2095, 2555), (1296, 1592), (40.2, 41.9), (50, 30_000)):
-        axis.setRange(math.log10(low), math.log10(high))
+        plot.setYRange(math.log10(low), math.log10(high), padding=0)
         ticks = [v for _spacing, values in axis.tickValues(*axis.range, 400) for v in values]
         shown = [t for t in axis.tickStrings(ticks, 1.0, 0) if t]
         assert len(shown) >= 2, (low, high, shown)
-        assert all(low <= float(t.replace(",", "")) <= high for t in shown), (low, high, shown)
+        assert all(low * 0.999 <= float(t.replace(",", "")) <= high * 1.001 for t in shown), (low, high, shown)
