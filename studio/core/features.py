@@ -44,6 +44,30 @@ def clip(text: str, max_length: int) -> str:
     return text[: max_length * CHARS_PER_TOKEN_BOUND]
 
 
+# On a CPU a batch holds at most this many tokens, padding included (rows x its longest row). Measured on the
+# built-in model labelling 1,000 sms_spam rows on 2 cores: batches sorted by token length and capped at 512 to
+# 1,024 tokens took about 0.6x the time of 32 rows sorted by characters with PyTorch, and 0.45x with ONNX Runtime
+# int8; 2,048 was slower again (the activations leave the cache), 128 too (per-call overhead). A GPU keeps its
+# full batches: there, the more rows per call the better.
+CPU_BATCH_TOKENS = 1024
+
+
+def length_batches(lengths: list[int], max_rows: int, max_tokens: int | None = None) -> list[list[int]]:
+    """Row indices in batches of similar length, shortest first: at most max_rows rows each and, when max_tokens is
+    given, at most max_tokens tokens with padding (short texts share big batches, long ones go a few at a time)."""
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        # Sorted, so row i is the batch's longest: the batch pads to its length.
+        if batch and (len(batch) >= max_rows or (max_tokens and (len(batch) + 1) * lengths[i] > max_tokens)):
+            batches.append(batch)
+            batch = []
+        batch.append(i)
+    if batch:
+        batches.append(batch)
+    return batches
+
+
 def keeps_token_type_ids(tokenizer) -> bool:
     """Whether a single text's token type ids carry information (XLNet, Funnel mark the CLS token with 2).
 

@@ -57,24 +57,38 @@ class ModelRunner:
         self.max_length = max_length
 
     def sequence_logits(self, texts: list[str], pairs: list[str] | None = None, batch_size: int = 32):
-        """(rows, outputs) numpy logits in the order of the texts; batches are formed from texts of similar length."""
+        """(rows, outputs) numpy logits in the order of the texts, in batches of texts of one token length."""
         import numpy as np
         import torch
 
-        from studio.core.features import clip
+        from studio.core.features import CPU_BATCH_TOKENS, clip, length_batches
 
         texts = [clip(t if isinstance(t, str) else str(t), self.max_length) for t in texts]
         if pairs is not None:
             pairs = [clip(t if isinstance(t, str) else str(t), self.max_length) for t in pairs]
-        # Batches of texts of similar length (characters stand in for tokens) carry little padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]) + (len(pairs[i]) if pairs else 0))
+        truncation = "longest_first" if pairs is not None else True
+        # Token counts first (a fast tokenizer does a few hundred texts in milliseconds), so that each batch holds
+        # rows of one length and carries almost no padding; one text is its own batch.
+        lengths = (
+            [0]
+            if len(texts) == 1
+            else self.tokenizer(
+                texts,
+                pairs,
+                truncation=truncation,
+                max_length=self.max_length,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+                return_length=True,
+            )["length"]
+        )
+        budget = CPU_BATCH_TOKENS if self.device.type == "cpu" else None
         out = np.zeros((len(texts), self.config.num_labels), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
+        for chunk in length_batches(list(lengths), batch_size, budget):
             batch = self.tokenizer(
                 [texts[i] for i in chunk],
                 [pairs[i] for i in chunk] if pairs is not None else None,
-                truncation="longest_first" if pairs is not None else True,
+                truncation=truncation,
                 max_length=self.max_length,
                 padding=True,
                 return_tensors="pt",

@@ -127,27 +127,38 @@ class OnnxRunner:
 
     def run(self, encodings) -> np.ndarray:
         """The first output (logits) for a padded batch of tokenizers.Encoding."""
-        feed = {
-            name: np.asarray([getattr(e, ENCODING_FIELDS[name]) for e in encodings], dtype=np.int64)
-            for name in self.input_names
-        }
-        return self.session.run(None, feed)[0]
+        return self.run_arrays(
+            {name: np.asarray([getattr(e, ENCODING_FIELDS[name]) for e in encodings]) for name in self.input_names}
+        )
+
+    def run_arrays(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        """The first output (logits) for (rows, tokens) arrays of the graph's inputs."""
+        return self.session.run(None, {name: arrays[name].astype(np.int64, copy=False) for name in self.input_names})[0]
 
     def sequence_logits(self, texts: list[str], pairs: list[str] | None = None, batch_size: int = 32) -> np.ndarray:
-        """(rows, outputs) logits in the order of the texts, batched by length as ModelRunner does."""
-        from studio.core.features import clip
+        """(rows, outputs) logits in the order of the texts, in batches of one token length as ModelRunner makes."""
+        from studio.core.features import CPU_BATCH_TOKENS, clip, length_batches
 
         texts = [clip(t if isinstance(t, str) else str(t), self.max_length) for t in texts]
         if pairs is not None:
             pairs = [clip(t if isinstance(t, str) else str(t), self.max_length) for t in pairs]
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]) + (len(pairs[i]) if pairs else 0))
         out = np.zeros((len(texts), self.config.num_labels), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            inputs: list[Any] = (
-                [(texts[i], pairs[i]) for i in chunk] if pairs is not None else [texts[i] for i in chunk]
-            )
-            out[chunk] = self.run(self.tokenizer.encode_batch(inputs))
+        if not texts:
+            return out
+        inputs: list[Any] = list(zip(texts, pairs, strict=True)) if pairs is not None else texts
+        # One call encodes every row, padded to the longest; each batch then cuts its own length off the arrays.
+        encodings = self.tokenizer.encode_batch(inputs)
+        arrays = {
+            name: np.asarray([getattr(e, ENCODING_FIELDS[name]) for e in encodings], dtype=np.int64)
+            for name in self.input_names
+        }
+        lengths = np.asarray([sum(e.attention_mask) for e in encodings])
+        padded = len(encodings[0].ids)
+        left = self.config.onnx.get("padding_side") == "left"
+        for chunk in length_batches(lengths.tolist(), batch_size, CPU_BATCH_TOKENS):
+            longest = int(lengths[chunk].max())
+            cut = slice(padded - longest, None) if left else slice(0, longest)
+            out[chunk] = self.run_arrays({name: value[chunk, cut] for name, value in arrays.items()})
         return out
 
     def word_probabilities(self, sentences: list[list[str]], batch_size: int = 32) -> list[np.ndarray]:

@@ -67,3 +67,20 @@ def test_token_types_are_kept_where_a_single_text_has_non_zero_ones(tiny_model_d
     dataset = tokenize(["one text", "another text here"], [0, 1], marking, max_length=16, tokenizer_key="marks")
     assert dataset.column_names == ["input_ids", "labels", "token_type_ids"]
     assert [row[-1] for row in dataset["token_type_ids"]] == [2, 2]
+
+
+def test_length_batches_group_similar_lengths_within_the_row_and_token_caps():
+    from studio.core.features import length_batches
+
+    lengths = [5, 40, 3, 7, 300, 6, 41, 4, 2, 39]
+    batches = length_batches(lengths, max_rows=3, max_tokens=100)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    flat = [lengths[i] for b in batches for i in b]
+    assert flat == sorted(lengths)
+    for batch in batches:
+        assert len(batch) <= 3
+        # A row longer than the budget still goes, alone.
+        assert len(batch) * max(lengths[i] for i in batch) <= 100 or len(batch) == 1
+    assert [4] in batches
+    # Without a token cap only the row cap splits.
+    assert [len(b) for b in length_batches(lengths, max_rows=4)] == [4, 4, 2]

@@ -61,3 +61,20 @@ def test_escape_cell():
     cells = ("=a", "+1", "-1", "@x", "ok", "", "-1+1", "-2.5", "=1")
     # A plain number (a negative regression value) stays a number; anything else formula-like is made inert.
     assert [escape_cell(v) for v in cells] == ["'=a", "+1", "-1", "'@x", "ok", "", "'-1+1", "-2.5", "'=1"]
+
+
+def test_batches_cut_by_the_token_budget_give_each_row_its_own_logits(exported, monkeypatch):
+    import numpy as np
+
+    import studio.core.features as features
+
+    predictor = Predictor(exported, device="cpu")
+    texts = ["good", "bad poor bad poor bad poor bad", "fine", "good fine good fine good", "no", "bad poor"]
+    alone = np.concatenate([predictor.runner.sequence_logits([t]) for t in texts])
+    shapes = []
+    forward = predictor.model.forward
+    monkeypatch.setattr(predictor.model, "forward", lambda **kw: shapes.append(kw["input_ids"].shape) or forward(**kw))
+    monkeypatch.setattr(features, "CPU_BATCH_TOKENS", 16)
+    batched = predictor.runner.sequence_logits(texts)
+    assert np.allclose(batched, alone, atol=1e-5)
+    assert len(shapes) > 1 and all(rows * width <= 16 or rows == 1 for rows, width in shapes)

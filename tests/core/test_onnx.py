@@ -198,3 +198,44 @@ def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
     model = make_tiny_model(tmp_path / "plain")
     with pytest.raises(ExportError, match="not a training run"):
         export_onnx(model, tmp_path / "out")
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_onnx_batches_are_cut_to_their_own_length_on_either_padding_side(onnx_folder, side):
+    import numpy as np
+
+    import studio.core.features as features
+    from studio.core.onnx_predict import OnnxRunner, load_tokenizer, read_config
+
+    config = read_config(onnx_folder)
+    config.onnx = {**config.onnx, "padding_side": side}
+    tokenizer = load_tokenizer(onnx_folder, config.onnx, 32)
+    texts = ["great", "awful lovely horrible fine mess day night", "city", "river river", "fine day"]
+    seen: list[dict] = []
+
+    class Echo:
+        """A session that returns each row's tokens and width, so the test sees what the graph was fed."""
+
+        def get_inputs(self):
+            return [type("Input", (), {"name": n})() for n in ("input_ids", "attention_mask")]
+
+        def run(self, _, feed):
+            seen.append(feed)
+            ids = feed["input_ids"] * feed["attention_mask"]
+            return [np.stack([ids.sum(1), feed["attention_mask"].sum(1)], axis=1).astype(np.float32)]
+
+    config.num_labels = 2
+    runner = OnnxRunner(Echo(), tokenizer, config, 32)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(features, "CPU_BATCH_TOKENS", 12)
+        out = runner.sequence_logits(texts)
+    for text, row in zip(texts, out, strict=True):
+        own = tokenizer.encode(text)
+        assert row[0] == sum(own.ids[i] for i, m in enumerate(own.attention_mask) if m)
+        assert row[1] == sum(own.attention_mask)
+    assert len(seen) > 1
+    for feed in seen:
+        mask = feed["attention_mask"]
+        # No column is padding for every row: each batch is as wide as its longest row, no wider.
+        assert mask.any(axis=0).all() and (mask.shape[0] * mask.shape[1] <= 12 or mask.shape[0] == 1)
+        assert (mask[:, 0 if side == "left" else -1] == 0).any() or mask.all()
