@@ -11,6 +11,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,6 +38,15 @@ def setup_environment() -> None:
 
 
 # Data ----------------------------------------------------------------------------------------------------
+
+
+def scratch_home(name: str) -> tuple[tempfile.TemporaryDirectory, Path]:
+    """A temporary folder for the benchmark (cleaned up with the returned holder), with STUDIO_HOME inside it, set
+    before studio.core.paths is used: runs and caches never touch the user's."""
+    holder = tempfile.TemporaryDirectory(prefix=f"studio-bench-{name}-")
+    tmp = Path(holder.name)
+    os.environ["STUDIO_HOME"] = str(tmp / "studio-home")
+    return holder, tmp
 
 
 def read_rows(path: str | Path) -> tuple[list[str], list[str]]:

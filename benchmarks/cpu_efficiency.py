@@ -26,9 +26,7 @@ run). Issue 5's target, 0.5 of the measured fp32 peak whatever the precision, is
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -41,6 +39,7 @@ from benchmarks.common import (
     machine_info,
     prepare_dataset,
     print_table,
+    scratch_home,
     setup_environment,
 )
 
@@ -156,9 +155,7 @@ def non_embedding_parameters(model) -> tuple[int, int]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     setup_environment()
-    tmp_holder = tempfile.TemporaryDirectory(prefix="studio-bench-cpu-")
-    tmp = Path(tmp_holder.name)
-    os.environ["STUDIO_HOME"] = str(tmp / "studio-home")  # before studio.core.paths is used
+    tmp_holder, tmp = scratch_home("cpu")
     started = time.perf_counter()
 
     import torch

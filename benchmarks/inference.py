@@ -26,7 +26,6 @@ import csv
 import os
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from benchmarks.common import (
     print_table,
     ratio,
     read_rows,
+    scratch_home,
     setup_environment,
     stratified_subsample,
     write_rows,
@@ -213,9 +213,7 @@ def predicted_labels(path: Path) -> list[str]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     setup_environment()
-    tmp_holder = tempfile.TemporaryDirectory(prefix="studio-bench-inference-")
-    tmp = Path(tmp_holder.name)
-    os.environ["STUDIO_HOME"] = str(tmp / "studio-home")
+    tmp_holder, tmp = scratch_home("inference")
     started = time.perf_counter()
 
     import torch
