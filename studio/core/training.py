@@ -523,6 +523,11 @@ def _final_metrics(prepared: _Prepared, train_seconds: float) -> dict:
     # predict() is evaluate() with the per-row logits kept, in the rows' own order (no length sorting), so that
     # the Evaluate page can list the rows behind each cell of the confusion matrix exactly as they were counted.
     trainer.keep_eval_order = True
+    if prepared.precision != "fp32":
+        # The report describes the exported model, which runs in fp32: drop accelerate's bf16/fp16 autocast from
+        # the model's forward (it is done training), so that metrics.json, the saved rows and the thresholds tuned
+        # on them are what the export and its pipeline give (under bf16 a regression value moved by 1e-3).
+        trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     output = trainer.predict(trainer.eval_dataset, metric_key_prefix="eval")
     report = prepared.computer.last_report or {}
     if trainer.is_world_process_zero() and output.predictions is not None:
