@@ -184,11 +184,19 @@ def platform_problem(
 ) -> str | None:
     """One sentence naming the missing system packages and the commands that install them, or None when all is there.
 
-    Checked on Linux only: QtWidgets' own libraries, and the X11 plugin's when Qt is going to use X11.
+    Checked on Linux only: that there is a display, QtWidgets' own libraries, and the X11 plugin's when Qt is going to
+    use X11.
     """
     environ = os.environ if environ is None else environ
     if not (platform or sys.platform).startswith("linux"):
         return None
+    if not any(environ.get(name, "").strip() for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")):
+        # Qt would try X11, fail to connect and abort with a message about reinstalling the application.
+        return (
+            "the desktop app needs a display and this session has none (DISPLAY and WAYLAND_DISPLAY are not set); "
+            "open it from a desktop session, or run it under a virtual one with `xvfb-run studio` "
+            "(`sudo apt install xvfb`), or use the command line (`studio train --help`)."
+        )
     qt = qt or qt_folder()
     if qt is None:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -82,6 +83,30 @@ def test_without_x11_only_qts_own_libraries_count():
     )
     problem = platform_problem({"QT_QPA_PLATFORM": "offscreen"}, platform="linux", found=all_but("libEGL.so.1"))
     assert "`sudo apt install libegl1`" in problem and "X11" not in problem
+
+
+def test_a_session_without_a_display_is_one_sentence_before_any_library():
+    problem = platform_problem({"HOME": "/root"}, platform="linux", found=lambda name: False)
+    assert problem is not None and "needs a display" in problem and "xvfb-run studio" in problem
+    assert "libxcb" not in problem and problem.endswith(").") and ". " not in problem
+    assert "display" not in (platform_problem({"DISPLAY": ":0"}, platform="linux", found=lambda name: True) or "")
+    assert platform_problem({"WAYLAND_DISPLAY": "wayland-0"}, platform="linux", found=lambda name: True) is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the display check is Linux's")
+def test_the_app_started_without_a_display_says_so_and_exits(tmp_path):
+    """`studio` with no display: one line on stderr and exit status 2, not Qt's abort."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["STUDIO_HOME"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from studio.launcher import main; sys.exit(main([]))"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: the desktop app needs a display") and done.stderr.count("\n") == 1
 
 
 def test_other_systems_are_not_checked():
