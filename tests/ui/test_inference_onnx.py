@@ -91,3 +91,28 @@ def test_a_damaged_onnx_export_is_one_sentence_in_the_tab(qtbot, window, onnx_ex
     status = find(window, "inferenceStatus")
     assert status.has_error() and "cannot be loaded" in status.text() and "export the model again" in status.text()
     assert "Traceback" not in status.text() and find(window, "predictionOutput").text() == ""
+
+
+def test_a_tuned_threshold_that_chooses_the_less_likely_class_is_named(qtbot, window, onnx_export, tmp_path):
+    """Spam at 47 % is a surprise next to ham's 53 % bar unless the tab says a tuned threshold decided it."""
+    from studio.core.inference import Predictor
+    from studio.core.thresholds import set_threshold
+
+    model, _folder = onnx_export
+    copy = shutil.copytree(model, tmp_path / "model")
+    text = "great lovely day fine river"
+    before = Predictor(copy, device="cpu")
+    second = before.predict([text])[0].probabilities[before.labels[1]]
+    # Just past the text's probability, on the side that flips the likelier class.
+    threshold = second - 0.01 if second < 0.5 else second + 0.01
+    set_threshold(copy, threshold)
+    after = Predictor(copy, device="cpu")
+    name = after.threshold_label
+    expected = after.predict([text])[0]
+    assert expected.label != max(expected.probabilities, key=expected.probabilities.get)
+
+    _predict(qtbot, window, copy, text)
+    assert find(window, "predictionOutput").text() == expected.label
+    score = find(window, "predictionScore").text()
+    assert score.startswith(f"({expected.score * 100:.1f}% sure; ")
+    assert f"{name} from {threshold * 100:.1f}%, the model's tuned threshold" in score

@@ -458,11 +458,15 @@ class InferencePage(QWidget):
         elif task == "multi":
             self._show_chosen(prediction)
         else:
-            self._show_class(prediction)
+            self._show_class(prediction, predictor.threshold, predictor.threshold_label)
 
-    def _show_class(self, prediction) -> None:
+    def _show_class(self, prediction, threshold: float | None, threshold_label: str | None) -> None:
         self.output.setText(prediction.label)
-        self.score.setText(f"({prediction.score * 100:.1f}% sure)")
+        sure = f"{prediction.score * 100:.1f}% sure"
+        if threshold is not None and abs(threshold - 0.5) > 5e-4:
+            # A tuned threshold can choose the less likely class (spam at 47 %): say what decided it.
+            sure += f"; {threshold_label} from {threshold * 100:.1f}%, the model's tuned threshold"
+        self.score.setText(f"({sure})")
         ranked = sorted(prediction.probabilities.items(), key=lambda p: -p[1])
         self._fill_probabilities(ranked, chosen=None)
 
