@@ -7,7 +7,7 @@ import logging
 import os
 from pathlib import Path
 
-from studio.core.errors import DataError, StudioError
+from studio.core.errors import DataError, ModelError, StudioError
 from studio.core.tasks.base import Prediction
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,29 @@ class ModelRunner:
         self.config = model.config
         self.device = device
         self.max_length = max_length
+
+    def read_words(self, sentences: list[list[str]]):
+        """For sentences split into words: the (rows, tokens, labels) softmax and each row's token-to-word ids, what
+        studio.core.tasks.token.word_probabilities reads its windows with."""
+        import torch
+
+        if not getattr(self.tokenizer, "is_fast", False):
+            raise ModelError(
+                "This model's tokenizer has no fast (Rust) version, which token classification needs to align "
+                "words with their sub-words."
+            )
+        batch = self.tokenizer(
+            sentences,
+            is_split_into_words=True,
+            truncation=True,
+            max_length=self.max_length,
+            padding=True,
+            return_tensors="pt",
+        )
+        with torch.inference_mode():
+            inputs = {k: v.to(self.device) for k, v in batch.items()}
+            probs = torch.softmax(self.model(**inputs).logits.float(), dim=-1).cpu().numpy()
+        return probs, [batch.word_ids(row) for row in range(len(sentences))]
 
     def sequence_logits(self, texts: list[str], pairs: list[str] | None = None, batch_size: int = 32):
         """(rows, outputs) numpy logits in the order of the texts, in batches of texts of one token length."""

@@ -276,11 +276,11 @@ def measure_parity(predictor, folder: Path, examples, rows: int, kind: str) -> P
     labels = predictor.labels
     words = None
     if task.name == "token":
-        from studio.core.tasks.token import _word_probabilities
+        from studio.core.tasks.token import word_probabilities
 
         sentences = [list(s) for s in texts]
-        torch_out = word_outputs(_word_probabilities(predictor.runner, sentences), labels)
-        onnx_out = word_outputs(onnx_predictor.onnx_runner.word_probabilities(sentences), labels)
+        torch_out = word_outputs(word_probabilities(predictor.runner, sentences), labels)
+        onnx_out = word_outputs(word_probabilities(onnx_predictor.onnx_runner, sentences), labels)
         words = sum(len(s) for s in sentences)
     else:
         torch_out = sequence_outputs(task, predictor.runner.sequence_logits(texts, pairs), predictor.model.config)

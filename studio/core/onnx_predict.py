@@ -9,9 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from studio.core.errors import DataError, ModelError, StudioError
+from studio.core.errors import ModelError, StudioError
 from studio.core.inference import Predictor
-from studio.core.tasks.base import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -161,38 +160,11 @@ class OnnxRunner:
             out[chunk] = self.run_arrays({name: value[chunk, cut] for name, value in arrays.items()})
         return out
 
-    def word_probabilities(self, sentences: list[list[str]], batch_size: int = 32) -> list[np.ndarray]:
-        """Per sentence, (words, labels) softmax at each word's first sub-token; long sentences in windows, as
-        studio.core.tasks.token reads them with PyTorch."""
-        from studio.core.tasks.token import OUTSIDE
-
-        num_labels = self.config.num_labels
-        out = [np.zeros((len(s), num_labels), dtype=np.float32) for s in sentences]
-        pending = [(i, 0) for i, s in enumerate(sentences) if s]
-        while pending:
-            pending.sort(key=lambda p: len(sentences[p[0]]) - p[1])
-            following = []
-            for start in range(0, len(pending), batch_size):
-                chunk = pending[start : start + batch_size]
-                encodings = self.tokenizer.encode_batch(
-                    [sentences[i][first:] for i, first in chunk], is_pretokenized=True
-                )
-                probs = softmax(self.run(encodings))
-                for row, (i, first) in enumerate(chunk):
-                    previous = None
-                    last = -1
-                    for position, word in enumerate(encodings[row].word_ids):
-                        if word is not None and word != previous:
-                            out[i][first + word] = probs[row, position]
-                            last = word
-                        previous = word
-                    if last >= 0 and first + last + 1 < len(sentences[i]):
-                        following.append((i, first + last + 1))
-            pending = following
-        outside = int(self.config.label2id.get(OUTSIDE, 0))
-        for p in out:
-            p[p.sum(axis=-1) == 0, outside] = 1.0
-        return out
+    def read_words(self, sentences: list[list[str]]) -> tuple[np.ndarray, list[list[int | None]]]:
+        """For sentences split into words: the (rows, tokens, labels) softmax and each row's token-to-word ids, what
+        studio.core.tasks.token.word_probabilities reads its windows with (as from ModelRunner.read_words)."""
+        encodings = self.tokenizer.encode_batch(sentences, is_pretokenized=True)
+        return softmax(self.run(encodings)), [e.word_ids for e in encodings]
 
 
 def softmax(logits) -> np.ndarray:
@@ -240,37 +212,6 @@ class OnnxPredictor(Predictor):
         self.pair_column: str | None = getattr(config, "studio_pair_column", None)
         self.takes_pairs = bool(self.pair_column)
         self.folder = path
-
-    def predict(self, texts: list[str], pairs: list[str] | None = None, batch_size: int = 32) -> list[Prediction]:
-        """Predictions in the order of the texts (with their second texts, for a model trained on pairs)."""
-        if self.task.name != "token":
-            return super().predict(texts, pairs, batch_size)
-        if pairs is not None:
-            raise DataError("A token classification model reads one text per row; give no second texts.")
-        return self._entities(list(texts))
-
-    def _entities(self, texts: list[str]) -> list[Prediction]:
-        # TokenTask.predict, reading the words' probabilities from the ONNX graph instead of PyTorch.
-        from studio.core.tasks.token import _WORD, entity_spans, repair_bio
-
-        words = [
-            [(m.group(), m.start(), m.end()) for m in _WORD.finditer(t if isinstance(t, str) else str(t))]
-            for t in texts
-        ]
-        probabilities = self.onnx_runner.word_probabilities([[w for w, _, _ in row] for row in words])
-        out = []
-        for text, row, probs in zip(texts, words, probabilities, strict=True):
-            best = probs.argmax(axis=-1) if len(row) else np.zeros(0, dtype=int)
-            tags = repair_bio([self.labels[i] for i in best])
-            entities = []
-            for kind, start, end in entity_spans(tags):
-                first, last = row[start][1], row[end - 1][2]
-                score = float(np.mean([probs[i, best[i]] for i in range(start, end)]))
-                entities.append({"entity": kind, "word": text[first:last], "start": first, "end": last, "score": score})
-            label = "; ".join(f"{e['entity']}: {e['word']}" for e in entities)
-            score = float(np.mean([e["score"] for e in entities])) if entities else 1.0
-            out.append(Prediction(label=label, score=score, entities=tuple(entities)))
-        return out
 
 
 def load_predictor(folder: str | Path, device: str = "auto", allow_pickle: bool = False) -> Predictor:

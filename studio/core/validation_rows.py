@@ -269,11 +269,11 @@ def _predict(model_dir: Path, examples, max_length: int, device: str) -> tuple[l
 def _token_rows(model_dir: Path, examples, max_length: int, device: str) -> ValidationRows:
     """NER: each validation sentence's true and predicted entities, matched exactly (type and words)."""
     from studio.core.inference import Predictor
-    from studio.core.tasks.token import _word_probabilities, entity_spans, repair_bio
+    from studio.core.tasks.token import entity_spans, repair_bio, word_probabilities
 
     predictor = Predictor(model_dir, device=device, max_length=max_length)
     sentences = [list(words) for words in examples.validation_texts]
-    probabilities = _word_probabilities(predictor.runner, sentences) if sentences else []
+    probabilities = word_probabilities(predictor.runner, sentences) if sentences else []
     names = predictor.labels
     tag_names = examples.labels
     true_tags, predicted_tags, entities = [], [], []

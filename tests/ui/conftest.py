@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from PySide6.QtWidgets import QMessageBox, QWidget
 
@@ -39,3 +42,15 @@ def wait_for_data(qtbot, window, path=None, timeout=10_000):
             assert str(table.table.path) == str(path)
 
     qtbot.waitUntil(loaded, timeout=timeout)
+
+
+def launch_app(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`studio` with no arguments in a fresh Python, as the launchers run it; its exit status and output."""
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from studio.launcher import main; sys.exit(main([]))"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )

@@ -9,7 +9,7 @@ import textwrap
 
 from PySide6.QtCore import QSettings
 
-from tests.ui.conftest import find, wait_for_data
+from tests.ui.conftest import find, launch_app, wait_for_data
 
 HEAVY = ("torch", "transformers", "datasets", "sklearn", "accelerate", "safetensors")
 
@@ -78,14 +78,7 @@ def test_the_app_started_like_a_user_does_closes_cleanly(tmp_path):
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "settings.json").write_text('{"hyperparameters": {"learning_rate": "fast"}}')
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "STUDIO_HOME": str(tmp_path), "STUDIO_QUIT_AFTER_MS": "3000"}
-    out = subprocess.run(
-        [sys.executable, "-c", "import sys; from studio.launcher import main; sys.exit(main([]))"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    out = launch_app(env)
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr
     logs = "".join(path.read_text(encoding="utf-8") for path in tmp_path.rglob("*.log"))

@@ -20,6 +20,7 @@ from studio.ui.platform_check import (
     qt_folder,
     uses_x11,
 )
+from tests.ui.conftest import launch_app
 
 QT = qt_folder()
 XCB_PLUGIN = QT / "plugins" / "platforms" / "libqxcb.so" if QT else None
@@ -98,13 +99,7 @@ def test_the_app_started_without_a_display_says_so_and_exits(tmp_path):
     """`studio` with no display: one line on stderr and exit status 2, not Qt's abort."""
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     env["STUDIO_HOME"] = str(tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-c", "import sys; from studio.launcher import main; sys.exit(main([]))"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = launch_app(env)
     assert done.returncode == 2
     assert done.stderr.startswith("error: the desktop app needs a display") and done.stderr.count("\n") == 1
 

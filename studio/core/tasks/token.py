@@ -511,11 +511,13 @@ class TokenTask(Task):
     # ---- export and prediction --------------------------------------------------------------------------
     def predict(self, runner, texts: list[str], pairs: list[str] | None = None) -> list[Prediction]:
         """Entities with character offsets: the text split into words, a tag per word from its first sub-token."""
+        if pairs is not None:
+            raise DataError("A token classification model reads one text per row; give no second texts.")
         words = [
             [(m.group(), m.start(), m.end()) for m in _WORD.finditer(t if isinstance(t, str) else str(t))]
             for t in texts
         ]
-        probabilities = _word_probabilities(runner, [[w for w, _, _ in row] for row in words])
+        probabilities = word_probabilities(runner, [[w for w, _, _ in row] for row in words])
         labels = [str(runner.config.id2label.get(i, i)) for i in range(runner.config.num_labels)]
         out = []
         for text, row, probs in zip(texts, words, probabilities, strict=True):
@@ -647,21 +649,14 @@ def tokenize_words(
     return dataset
 
 
-def _word_probabilities(runner, sentences: list[list[str]], batch_size: int = 32) -> list[np.ndarray]:
-    """Per sentence, a (words, labels) array of the softmax at each word's first sub-token.
+def word_probabilities(runner, sentences: list[list[str]], batch_size: int = 32) -> list[np.ndarray]:
+    """Per sentence, a (words, labels) array of the softmax at each word's first sub-token, read through the
+    runner's read_words (ModelRunner on PyTorch, OnnxRunner on onnxruntime).
 
     Sentences longer than the model's window are read in consecutive windows, each starting at the first word
     the previous one cut off, so that every word gets a prediction.
     """
-    import torch
-
-    tokenizer, model = runner.tokenizer, runner.model
-    if not getattr(tokenizer, "is_fast", False):
-        raise ModelError(
-            "This model's tokenizer has no fast (Rust) version, which token classification needs to align "
-            "words with their sub-words."
-        )
-    num_labels = model.config.num_labels
+    num_labels = runner.config.num_labels
     out = [np.zeros((len(s), num_labels), dtype=np.float32) for s in sentences]
     # (sentence, first word) windows still to read; sentences without words need none.
     pending = [(i, 0) for i, s in enumerate(sentences) if s]
@@ -670,21 +665,11 @@ def _word_probabilities(runner, sentences: list[list[str]], batch_size: int = 32
         following = []
         for start in range(0, len(pending), batch_size):
             chunk = pending[start : start + batch_size]
-            batch = tokenizer(
-                [sentences[i][first:] for i, first in chunk],
-                is_split_into_words=True,
-                truncation=True,
-                max_length=runner.max_length,
-                padding=True,
-                return_tensors="pt",
-            )
-            with torch.inference_mode():
-                inputs = {k: v.to(runner.device) for k, v in batch.items()}
-                probs = torch.softmax(model(**inputs).logits.float(), dim=-1).cpu().numpy()
+            probs, word_ids = runner.read_words([sentences[i][first:] for i, first in chunk])
             for row, (i, first) in enumerate(chunk):
                 previous = None
                 last = -1
-                for position, word in enumerate(batch.word_ids(row)):
+                for position, word in enumerate(word_ids[row]):
                     if word is not None and word != previous:
                         out[i][first + word] = probs[row, position]
                         last = word
@@ -693,7 +678,7 @@ def _word_probabilities(runner, sentences: list[list[str]], batch_size: int = 32
                     following.append((i, first + last + 1))
         pending = following
     # A word that yields no sub-token (a lone control character) has no prediction: it is outside any entity.
-    outside = int(getattr(model.config, "label2id", {}).get(OUTSIDE, 0))
+    outside = int(getattr(runner.config, "label2id", {}).get(OUTSIDE, 0))
     for probs in out:
         probs[probs.sum(axis=-1) == 0, outside] = 1.0
     return out
