@@ -68,6 +68,17 @@ def length_batches(lengths: list[int], max_rows: int, max_tokens: int | None = N
     return batches
 
 
+def length_slices(arrays: dict, lengths: list[int], left: bool, max_rows: int, max_tokens: int | None = None):
+    """For one padded encoding of all rows ((rows, tokens) arrays by input name, each row's token count, padded on
+    the left or right): (row indices, the arrays cut to that batch's longest row) for each of length_batches. The
+    rows are tokenized once, and each batch carries only the padding its own longest row needs."""
+    padded = next(iter(arrays.values())).shape[1]
+    for chunk in length_batches(lengths, max_rows, max_tokens):
+        longest = max(lengths[i] for i in chunk)
+        cut = slice(padded - longest, None) if left else slice(0, longest)
+        yield chunk, {name: value[chunk, cut] for name, value in arrays.items()}
+
+
 def keeps_token_type_ids(tokenizer) -> bool:
     """Whether a single text's token type ids carry information (XLNet, Funnel mark the CLS token with 2).
 

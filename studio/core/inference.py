@@ -80,44 +80,36 @@ class ModelRunner:
         return probs, [batch.word_ids(row) for row in range(len(sentences))]
 
     def sequence_logits(self, texts: list[str], pairs: list[str] | None = None, batch_size: int = 32):
-        """(rows, outputs) numpy logits in the order of the texts, in batches of texts of one token length."""
+        """(rows, outputs) numpy logits in the order of the texts: tokenized once, then run in batches of rows of
+        one token length (features.length_slices), which carry almost no padding."""
         import numpy as np
         import torch
 
-        from studio.core.features import CPU_BATCH_TOKENS, clip, length_batches
+        from studio.core.features import CPU_BATCH_TOKENS, clip, length_slices
 
         texts = [clip(t if isinstance(t, str) else str(t), self.max_length) for t in texts]
         if pairs is not None:
             pairs = [clip(t if isinstance(t, str) else str(t), self.max_length) for t in pairs]
-        truncation = "longest_first" if pairs is not None else True
-        # Token counts first (a fast tokenizer does a few hundred texts in milliseconds), so that each batch holds
-        # rows of one length and carries almost no padding; one text is its own batch.
-        lengths = (
-            [0]
-            if len(texts) == 1
-            else self.tokenizer(
-                texts,
-                pairs,
-                truncation=truncation,
-                max_length=self.max_length,
-                return_attention_mask=False,
-                return_token_type_ids=False,
-                return_length=True,
-            )["length"]
-        )
-        budget = CPU_BATCH_TOKENS if self.device.type == "cpu" else None
         out = np.zeros((len(texts), self.config.num_labels), dtype=np.float32)
-        for chunk in length_batches(list(lengths), batch_size, budget):
-            batch = self.tokenizer(
-                [texts[i] for i in chunk],
-                [pairs[i] for i in chunk] if pairs is not None else None,
-                truncation=truncation,
-                max_length=self.max_length,
-                padding=True,
-                return_tensors="pt",
-            )
+        if not texts:
+            return out
+        encoded = self.tokenizer(
+            texts,
+            pairs,
+            truncation="longest_first" if pairs is not None else True,
+            max_length=self.max_length,
+            padding=True,
+            return_tensors="np",
+        )
+        arrays = dict(encoded)
+        mask = arrays.get("attention_mask")
+        # A tokenizer that returns no mask: every row counts as the padded length (no cutting, still right).
+        lengths = (mask.sum(axis=1) if mask is not None else np.full(len(texts), arrays["input_ids"].shape[1])).tolist()
+        left = self.tokenizer.padding_side == "left"
+        budget = CPU_BATCH_TOKENS if self.device.type == "cpu" else None
+        for chunk, batch in length_slices(arrays, lengths, left, batch_size, budget):
             with torch.inference_mode():
-                logits = self.model(**{k: v.to(self.device) for k, v in batch.items()}).logits
+                logits = self.model(**{k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}).logits
             out[chunk] = logits.float().cpu().numpy()
         return out
 

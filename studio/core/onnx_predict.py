@@ -136,7 +136,7 @@ class OnnxRunner:
 
     def sequence_logits(self, texts: list[str], pairs: list[str] | None = None, batch_size: int = 32) -> np.ndarray:
         """(rows, outputs) logits in the order of the texts, in batches of one token length as ModelRunner makes."""
-        from studio.core.features import CPU_BATCH_TOKENS, clip, length_batches
+        from studio.core.features import CPU_BATCH_TOKENS, clip, length_slices
 
         texts = [clip(t if isinstance(t, str) else str(t), self.max_length) for t in texts]
         if pairs is not None:
@@ -151,13 +151,10 @@ class OnnxRunner:
             name: np.asarray([getattr(e, ENCODING_FIELDS[name]) for e in encodings], dtype=np.int64)
             for name in self.input_names
         }
-        lengths = np.asarray([sum(e.attention_mask) for e in encodings])
-        padded = len(encodings[0].ids)
+        lengths = [sum(e.attention_mask) for e in encodings]
         left = self.config.onnx.get("padding_side") == "left"
-        for chunk in length_batches(lengths.tolist(), batch_size, CPU_BATCH_TOKENS):
-            longest = int(lengths[chunk].max())
-            cut = slice(padded - longest, None) if left else slice(0, longest)
-            out[chunk] = self.run_arrays({name: value[chunk, cut] for name, value in arrays.items()})
+        for chunk, batch in length_slices(arrays, lengths, left, batch_size, CPU_BATCH_TOKENS):
+            out[chunk] = self.run_arrays(batch)
         return out
 
     def read_words(self, sentences: list[list[str]]) -> tuple[np.ndarray, list[list[int | None]]]:

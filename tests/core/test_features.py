@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from transformers import AutoTokenizer
 
 from studio.core.features import clip, tokenize
@@ -84,3 +85,25 @@ def test_length_batches_group_similar_lengths_within_the_row_and_token_caps():
     assert [4] in batches
     # Without a token cap only the row cap splits.
     assert [len(b) for b in length_batches(lengths, max_rows=4)] == [4, 4, 2]
+
+
+@pytest.mark.parametrize("left", [False, True])
+def test_length_slices_keep_every_rows_tokens_and_cut_only_padding(left):
+    import numpy as np
+
+    from studio.core.features import length_slices
+
+    lengths, padded = [3, 1, 5, 2], 6
+    ids = np.zeros((len(lengths), padded), dtype=np.int64)
+    for row, n in enumerate(lengths):
+        tokens = np.arange(1, n + 1) + 10 * row
+        if left:
+            ids[row, padded - n :] = tokens
+        else:
+            ids[row, :n] = tokens
+    seen = {}
+    for chunk, batch in length_slices({"input_ids": ids}, lengths, left, max_rows=2):
+        assert batch["input_ids"].shape == (len(chunk), max(lengths[i] for i in chunk))
+        for row, i in enumerate(chunk):
+            seen[i] = [int(t) for t in batch["input_ids"][row] if t]
+    assert seen == {row: [10 * row + k for k in range(1, n + 1)] for row, n in enumerate(lengths)}
