@@ -190,7 +190,6 @@ class ConfusionHeatmap(pg.PlotWidget):
         configure_pyqtgraph()
         super().__init__(parent)
         self.setObjectName("confusionMatrix")
-        self.setTitle("Confusion matrix (validation rows)", size="10pt")
         _still(self)
         self.setLabel("left", "true label")
         self.setLabel("bottom", "predicted label")
@@ -211,6 +210,13 @@ class ConfusionHeatmap(pg.PlotWidget):
         self.addItem(self.outline)
         self.scene().sigMouseClicked.connect(self._on_scene_clicked)
         self.setToolTip("Click a cell to list its validation rows")
+        self._show_axes(False)
+
+    def _show_axes(self, shown: bool) -> None:
+        # Without a matrix the axes would count an empty view from -500 to 500: no scale until there are labels.
+        for name in ("left", "bottom"):
+            self.showAxis(name, shown)
+        self.setTitle("Confusion matrix (validation rows)" if shown else "Confusion matrix (none yet)", size="10pt")
 
     def cell_at(self, scene_pos) -> tuple[int, int] | None:
         """The (true, predicted) cell under a point of the scene, None outside the matrix."""
@@ -248,8 +254,10 @@ class ConfusionHeatmap(pg.PlotWidget):
         if counts.shape != (n, n) or n == 0:
             self._size = 0
             self.image.clear()
+            self._show_axes(False)
             return
         self._size = n
+        self._show_axes(True)
         totals = counts.sum(axis=1, keepdims=True)
         shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
         self.image.setImage(shares, levels=(0.0, 1.0), autoLevels=False)

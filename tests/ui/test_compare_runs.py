@@ -86,3 +86,17 @@ def test_save_report_writes_the_selected_runs_html(qtbot, panel, tmp_path, monke
     assert panel.message.text() == f"Saved the report to {report}"
     assert "<svg" in report.read_text(encoding="utf-8")
     assert panel.report_button.isEnabled()
+
+
+def test_the_runs_tab_shows_each_buttons_whole_name_in_the_default_window(qtbot, window):
+    from PySide6.QtGui import QFontMetrics
+
+    window.resize(1280, 820)
+    window.show_page("Train")
+    page = window.train_page
+    page.tabs.setCurrentWidget(page.runs)
+    qtbot.waitUntil(lambda: page.runs.isVisible())
+    panel = page.runs
+    for button in (panel.resume_button, panel.results_button, panel.compare_button, panel.report_button):
+        text = QFontMetrics(button.font()).horizontalAdvance(button.text())
+        assert button.width() >= text + 8, f"{button.text()!r} is cut: {button.width()} px for {text} px of text"

@@ -47,3 +47,19 @@ def test_many_long_names_are_numbered_and_few_short_ones_named(qtbot):
     assert _ticks(chart, "bottom") == GOEMOTIONS[:3]
     chart.resize(140, 420)
     qtbot.waitUntil(lambda: _ticks(chart, "bottom") == ["1", "2", "3"])
+
+
+def test_an_empty_matrix_has_no_scale_until_labels_come(qtbot):
+    chart = ConfusionHeatmap()
+    qtbot.addWidget(chart)
+    chart.resize(520, 420)
+    chart.show()
+    qtbot.waitExposed(chart)
+    # Before a run: no axis counting an empty view (it read -500 to 500), and the title says there is none yet.
+    assert not chart.getAxis("left").isVisible() and not chart.getAxis("bottom").isVisible()
+    assert "none yet" in chart.getPlotItem().titleLabel.text
+    chart.show_matrix(["ham", "spam"], [[60, 2], [3, 9]])
+    assert chart.getAxis("left").isVisible() and chart.getAxis("bottom").isVisible()
+    assert chart.getPlotItem().titleLabel.text == "Confusion matrix (validation rows)"
+    chart.show_matrix([], [])
+    assert not chart.getAxis("bottom").isVisible()
