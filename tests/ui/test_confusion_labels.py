@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from studio.ui.charts import ConfusionHeatmap
 
 GOEMOTIONS = [
@@ -23,16 +25,22 @@ GOEMOTIONS = [
 ]
 
 
+@pytest.fixture
+def chart(qtbot) -> ConfusionHeatmap:
+    """A confusion matrix chart on screen, 520 by 420."""
+    widget = ConfusionHeatmap()
+    qtbot.addWidget(widget)
+    widget.resize(520, 420)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
 def _ticks(chart: ConfusionHeatmap, axis: str) -> list[str]:
     return [text for _, text in chart.getAxis(axis)._tickLevels[0]]
 
 
-def test_many_long_names_are_numbered_and_few_short_ones_named(qtbot):
-    chart = ConfusionHeatmap()
-    qtbot.addWidget(chart)
-    chart.resize(520, 420)
-    chart.show()
-    qtbot.waitExposed(chart)
+def test_many_long_names_are_numbered_and_few_short_ones_named(qtbot, chart):
     n = len(GOEMOTIONS)
     chart.show_matrix(GOEMOTIONS, [[int(r == c) * 5 for c in range(n)] for r in range(n)])
     assert _ticks(chart, "bottom") == [str(i + 1) for i in range(n)]
@@ -49,12 +57,7 @@ def test_many_long_names_are_numbered_and_few_short_ones_named(qtbot):
     qtbot.waitUntil(lambda: _ticks(chart, "bottom") == ["1", "2", "3"])
 
 
-def test_an_empty_matrix_has_no_scale_until_labels_come(qtbot):
-    chart = ConfusionHeatmap()
-    qtbot.addWidget(chart)
-    chart.resize(520, 420)
-    chart.show()
-    qtbot.waitExposed(chart)
+def test_an_empty_matrix_has_no_scale_until_labels_come(chart):
     # Before a run: no axis counting an empty view (it read -500 to 500), and the title says there is none yet.
     assert not chart.getAxis("left").isVisible() and not chart.getAxis("bottom").isVisible()
     assert "none yet" in chart.getPlotItem().titleLabel.text
