@@ -15,7 +15,7 @@ def collect_on_the_gui_thread():
     """After each test (and after qtbot closed its widgets): its garbage Qt wrappers are freed here, on the GUI
     thread. Left to the collector, they were freed on a later test's pool thread, where ~QObject took a pooled Qt
     mutex and waited for the GIL that the GUI thread held while waiting for that mutex: CI hung in
-    test_preflight_page (gdb: a _Task's dict freeing a list of QObjects on 'Thread (pooled)')."""
+    test_preflight_page (gdb: a Qt-wrapped object's dict freeing a list of QObjects on 'Thread (pooled)')."""
     yield
     gc.collect()
 
